@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Runs the trap-path benchmarks once and prints each figure with its ratio
+to the host, measured in the same run.
+
+    bench/run.py [--build DIR]      (default DIR: build)
+
+Figures (medians, see each program): the bare trampoline round trip, the raw
+KVM exit round trip, a guest getppid through the whole vkernel, and the cost
+of a guest page fault per 4 KiB page (touching 64 MiB), each next to the host.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+
+def run(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    b = ap.parse_args().build
+    vk = os.path.join(b, "bin", "vkernel")
+    trap = run([os.path.join(b, "bench", "trap_bench")])
+    guest_ppid = run([vk, "-m", "512M", "--", os.path.join(b, "bench", "getppid_loop")])
+    host_ppid = run([os.path.join(b, "bench", "getppid_loop")])
+    guest_fault = run([vk, "-m", "512M", "--", os.path.join(b, "bench", "touch_pages")])
+    host_fault = run([os.path.join(b, "bench", "touch_pages")])
+
+    tr = float(trap["bare_trampoline_ns"])
+    raw = float(trap["raw_exit_ns"])
+    hp = float(host_ppid["getppid_ns"])
+    gp = float(guest_ppid["getppid_ns"])
+    gf = float(guest_fault["fault_ns_per_page"])
+    hf = float(host_fault["fault_ns_per_page"])
+    print(f"KVM: {trap['kvm']}, syscall path: {trap['syscall_path']}")
+    print(f"{'figure':40} {'vkernel':>10} {'host':>10} {'ratio':>8}")
+    rows = [
+        ("raw KVM exit round trip (out loop)", raw, hp),
+        ("bare trampoline round trip (syscall)", tr, hp),
+        ("guest getppid through the vkernel", gp, hp),
+        ("page fault per 4 KiB page (64 MiB)", gf, hf),
+    ]
+    for name, v, h in rows:
+        print(f"{name:40} {v/1000:9.2f}us {h/1000:9.2f}us {v/h:7.1f}x")
+    print(f"vkernel overhead over bare trampoline: {100*(gp-tr)/tr:+.0f}% (goal <= +25%)")
+    print(f"page fault / bare trampoline: {gf/tr:.2f} (goal <= 0.25)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

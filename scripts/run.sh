@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job: installs the dependencies, builds the vkernel and runs a real
+# static binary (busybox from busybox-static) inside it.
+# Needs root for the first run (apt-get) and access to /dev/kvm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+generator=()
+[[ -f build/CMakeCache.txt ]] || generator=(-G Ninja)
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build --target vkernel
+
+exec build/vkernel -- /bin/busybox echo "hello from the vkernel"

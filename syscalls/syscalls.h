@@ -1,0 +1,39 @@
+#pragma once
+
+// The Linux x86-64 personality: one handler per syscall, named sys_<linux
+// name>, grouped by family in the .cpp files of this folder. Handlers decode
+// arguments, copy user memory and call the kernel; no policy lives here.
+
+#include "vkernel/syscall_table.h"
+#include "vkernel/task.h"
+
+namespace vk::sys {
+
+// The table main() hands to the kernel.
+const SyscallTable& linux64_table();
+
+#define VK_DECLARE(name) Result<long> sys_##name(Task& task, const SyscallArgs& args);
+// fs.cpp
+VK_DECLARE(read) VK_DECLARE(write) VK_DECLARE(readv) VK_DECLARE(writev) VK_DECLARE(ioctl)
+VK_DECLARE(close) VK_DECLARE(fstat) VK_DECLARE(newfstatat) VK_DECLARE(lseek)
+VK_DECLARE(dup) VK_DECLARE(dup2) VK_DECLARE(dup3) VK_DECLARE(readlink)
+// mm.cpp
+VK_DECLARE(brk) VK_DECLARE(mmap) VK_DECLARE(munmap) VK_DECLARE(mprotect) VK_DECLARE(madvise)
+// process.cpp
+VK_DECLARE(exit) VK_DECLARE(exit_group) VK_DECLARE(getpid) VK_DECLARE(gettid)
+VK_DECLARE(getppid) VK_DECLARE(getuid) VK_DECLARE(geteuid) VK_DECLARE(getgid)
+VK_DECLARE(getegid) VK_DECLARE(getresuid) VK_DECLARE(getresgid) VK_DECLARE(getpgrp)
+VK_DECLARE(getpgid) VK_DECLARE(getsid) VK_DECLARE(arch_prctl) VK_DECLARE(set_tid_address)
+VK_DECLARE(set_robust_list) VK_DECLARE(rseq) VK_DECLARE(sched_yield)
+VK_DECLARE(sched_getaffinity) VK_DECLARE(prlimit64) VK_DECLARE(getrlimit)
+VK_DECLARE(setrlimit) VK_DECLARE(umask) VK_DECLARE(prctl)
+// signal.cpp
+VK_DECLARE(rt_sigaction) VK_DECLARE(rt_sigprocmask) VK_DECLARE(sigaltstack)
+// time.cpp
+VK_DECLARE(clock_gettime) VK_DECLARE(clock_getres) VK_DECLARE(gettimeofday) VK_DECLARE(time)
+VK_DECLARE(nanosleep) VK_DECLARE(clock_nanosleep)
+// info.cpp
+VK_DECLARE(uname) VK_DECLARE(getrandom) VK_DECLARE(sysinfo)
+#undef VK_DECLARE
+
+}  // namespace vk::sys

@@ -1,0 +1,87 @@
+#include "syscalls/syscalls.h"
+
+namespace vk::sys {
+
+namespace {
+
+using A = ArgKind;
+constexpr A N = A::kNone, I = A::kInt, U = A::kUns, H = A::kHex, F = A::kFd, S = A::kStr,
+            B = A::kBuf;
+
+SyscallTable build() {
+    SyscallTable t{};
+#define VK_SYSCALL_NAME(nr, str) t[nr].name = str;
+#include "syscalls/names.inc"
+#undef VK_SYSCALL_NAME
+    auto set = [&](unsigned nr, SyscallFn fn, std::array<ArgKind, 6> args) {
+        t[nr].fn = fn;
+        t[nr].args = args;
+    };
+    set(0, sys_read, {F, B, U});
+    set(1, sys_write, {F, B, U});
+    set(3, sys_close, {F});
+    set(5, sys_fstat, {F, B});
+    set(8, sys_lseek, {F, I, I});
+    set(9, sys_mmap, {H, U, H, H, F, H});
+    set(10, sys_mprotect, {H, U, H});
+    set(11, sys_munmap, {H, U});
+    set(12, sys_brk, {H});
+    set(13, sys_rt_sigaction, {I, B, B, U});
+    set(14, sys_rt_sigprocmask, {I, B, B, U});
+    set(16, sys_ioctl, {F, H, H});
+    set(19, sys_readv, {F, B, U});
+    set(20, sys_writev, {F, B, U});
+    set(24, sys_sched_yield, {});
+    set(32, sys_dup, {F});
+    set(33, sys_dup2, {F, F});
+    set(89, sys_readlink, {S, B, U});
+    set(157, sys_prctl, {I, H, H, H, H});
+    set(292, sys_dup3, {F, F, H});
+    set(28, sys_madvise, {H, U, I});
+    set(35, sys_nanosleep, {B, B});
+    set(39, sys_getpid, {});
+    set(60, sys_exit, {I});
+    set(63, sys_uname, {B});
+    set(95, sys_umask, {H});
+    set(96, sys_gettimeofday, {B, B});
+    set(97, sys_getrlimit, {I, B});
+    set(99, sys_sysinfo, {B});
+    set(102, sys_getuid, {});
+    set(104, sys_getgid, {});
+    set(107, sys_geteuid, {});
+    set(108, sys_getegid, {});
+    set(110, sys_getppid, {});
+    set(111, sys_getpgrp, {});
+    set(118, sys_getresuid, {B, B, B});
+    set(120, sys_getresgid, {B, B, B});
+    set(121, sys_getpgid, {I});
+    set(124, sys_getsid, {I});
+    set(131, sys_sigaltstack, {B, B});
+    set(158, sys_arch_prctl, {H, H});
+    set(160, sys_setrlimit, {I, B});
+    set(186, sys_gettid, {});
+    set(201, sys_time, {B});
+    set(204, sys_sched_getaffinity, {I, U, B});
+    set(218, sys_set_tid_address, {H});
+    set(228, sys_clock_gettime, {I, B});
+    set(229, sys_clock_getres, {I, B});
+    set(230, sys_clock_nanosleep, {I, H, B, B});
+    set(231, sys_exit_group, {I});
+    set(262, sys_newfstatat, {F, S, B, H});
+    set(273, sys_set_robust_list, {H, U});
+    set(302, sys_prlimit64, {I, I, B, B});
+    set(318, sys_getrandom, {B, U, H});
+    set(334, sys_rseq, {H, U, H, H});
+    (void)N;
+    (void)S;
+    return t;
+}
+
+}  // namespace
+
+const SyscallTable& linux64_table() {
+    static const SyscallTable table = build();
+    return table;
+}
+
+}  // namespace vk::sys

@@ -1,0 +1,180 @@
+#include "vkernel/loader.h"
+
+#include <cpuid.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/unique_fd.h"
+#include "vkernel/elf.h"
+#include "vkernel/user_memory.h"
+
+namespace vk {
+
+namespace {
+
+constexpr u64 kMaxProgramBytes = 1ULL << 30;
+constexpr u64 kStackSize = 8ULL << 20;  // RLIMIT_STACK's default
+constexpr u64 kPieBias = 0x5555'5555'4000ULL;
+
+enum : u64 {
+    AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
+    AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14,
+    AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25,
+    AT_HWCAP2 = 26, AT_EXECFN = 31,
+};
+
+Result<std::shared_ptr<std::vector<std::byte>>, ExecError> read_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+        const int e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            return Unexpected{ExecError{127, path + ": no such file"}};
+        return Unexpected{ExecError{126, path + ": cannot open: " + std::strerror(e)}};
+    }
+    struct stat st{};
+    if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
+        return Unexpected{ExecError{126, path + ": not a regular file"}};
+    if (static_cast<u64>(st.st_size) > kMaxProgramBytes)
+        return Unexpected{ExecError{126, path + ": program file is larger than 1 GiB"}};
+    if (!(st.st_mode & 0111))
+        return Unexpected{ExecError{126, path + ": permission denied (not executable)"}};
+    auto data = std::make_shared<std::vector<std::byte>>(static_cast<u64>(st.st_size));
+    u64 done = 0;
+    while (done < data->size()) {
+        const ssize_t n = ::read(fd.get(), data->data() + done, data->size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return Unexpected{ExecError{126, path + ": read failed"}};
+        done += static_cast<u64>(n);
+    }
+    return data;
+}
+
+u32 region_prot(u32 pf) {
+    u32 p = 0;
+    if (pf & kElfPfR) p |= kProtRead;
+    if (pf & kElfPfW) p |= kProtWrite;
+    if (pf & kElfPfX) p |= kProtExec;
+    return p;
+}
+
+}  // namespace
+
+Result<void, ExecError> load_program(Task& task, vmspace::Machine& machine,
+                                     const std::string& path,
+                                     const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& envp) {
+    auto file = VK_TRY(read_file(path));
+    auto parsed = parse_elf(std::span<const std::byte>(file->data(), file->size()));
+    if (!parsed) return Unexpected{ExecError{126, path + ": " + parsed.error()}};
+    const ElfImage& img = parsed.value();
+
+    const u64 bias = img.pie ? kPieBias - img.min_vaddr : 0;
+    if (img.max_vaddr + bias > Mm::kUserTop - kStackSize - (1ULL << 32) ||
+        img.min_vaddr + bias < Mm::kUserMin)
+        return Unexpected{ExecError{126, path + ": program addresses out of range"}};
+
+    auto mm_r = Mm::create(machine);
+    if (!mm_r) return Unexpected{ExecError{1, "out of guest memory creating an address space"}};
+    auto mm = std::move(mm_r.value());
+
+    for (const ElfSegment& s : img.segments) {
+        Region r;
+        const u64 page_va = page_round_down(s.vaddr);
+        r.start = page_va + bias;
+        r.end = page_round_up(s.vaddr + s.memsz) + bias;
+        r.prot = region_prot(s.flags);
+        const u64 lead = s.vaddr - page_va;
+        r.object = std::make_shared<VmObject>(mm->frames(), file, s.offset - lead, lead + s.filesz);
+        r.name = path;
+        if (!mm->map(std::move(r))) return Unexpected{ExecError{126, path + ": bad segment"}};
+    }
+    mm->brk_start = mm->brk = img.max_vaddr + bias;
+
+    // The stack: a fixed 8 MiB region below the top of user space.
+    const u64 top = Mm::kUserTop;
+    Region st;
+    st.start = top - kStackSize;
+    st.end = top;
+    st.prot = kProtRead | kProtWrite | (img.exec_stack ? kProtExec : 0);
+    st.object = std::make_shared<VmObject>(mm->frames());
+    st.name = "[stack]";
+    (void)mm->map(std::move(st));
+    mm->stack_top = top;
+    mm->mmap_base = top - kStackSize - (1ULL << 30);  // a gap below the stack, as Linux keeps
+
+    // Strings first, at the very top, then the vectors below them.
+    u64 total = path.size() + 1;
+    for (const auto& s : argv) total += s.size() + 1;
+    for (const auto& s : envp) total += s.size() + 1;
+    if (total > kArgMax) return Unexpected{ExecError{126, "argument list too long"}};
+
+    u64 sp = top;
+    auto push = [&](const void* data, u64 len) -> Result<u64, ExecError> {
+        sp -= len;
+        if (!copy_out_bytes(*mm, sp, data, len))
+            return Unexpected{ExecError{1, "out of guest memory building the stack"}};
+        return sp;
+    };
+    const u64 execfn = VK_TRY(push(path.c_str(), path.size() + 1));
+    std::vector<u64> env_ptrs, arg_ptrs;
+    for (auto it = envp.rbegin(); it != envp.rend(); ++it)
+        env_ptrs.insert(env_ptrs.begin(), VK_TRY(push(it->c_str(), it->size() + 1)));
+    for (auto it = argv.rbegin(); it != argv.rend(); ++it)
+        arg_ptrs.insert(arg_ptrs.begin(), VK_TRY(push(it->c_str(), it->size() + 1)));
+    const char platform[] = "x86_64";
+    const u64 platform_at = VK_TRY(push(platform, sizeof platform));
+    u8 random[16];
+    if (::getentropy(random, sizeof random) != 0) std::memset(random, 0x5a, sizeof random);
+    sp &= ~15ULL;
+    const u64 random_at = VK_TRY(push(random, sizeof random));
+
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    __get_cpuid(1, &a, &b, &c, &d);
+    const Process& p = task.process;
+    const u64 aux[][2] = {
+        {AT_PHDR, img.phdr_vaddr ? img.phdr_vaddr + bias : 0},
+        {AT_PHENT, img.phent},
+        {AT_PHNUM, img.phnum},
+        {AT_PAGESZ, kPageSize},
+        {AT_BASE, 0},
+        {AT_FLAGS, 0},
+        {AT_ENTRY, img.entry + bias},
+        {AT_UID, p.uid},
+        {AT_EUID, p.euid},
+        {AT_GID, p.gid},
+        {AT_EGID, p.egid},
+        {AT_SECURE, 0},
+        {AT_HWCAP, d},
+        {AT_HWCAP2, 0},
+        {AT_CLKTCK, 100},
+        {AT_RANDOM, random_at},
+        {AT_PLATFORM, platform_at},
+        {AT_EXECFN, execfn},
+        {AT_NULL, 0},
+    };
+    std::vector<u64> words;
+    words.push_back(argv.size());
+    words.insert(words.end(), arg_ptrs.begin(), arg_ptrs.end());
+    words.push_back(0);
+    words.insert(words.end(), env_ptrs.begin(), env_ptrs.end());
+    words.push_back(0);
+    for (const auto& kv : aux) {
+        words.push_back(kv[0]);
+        words.push_back(kv[1]);
+    }
+    if (words.size() % 2) sp -= 8;  // argc must sit at a 16-byte boundary
+    const u64 start_sp = VK_TRY(push(words.data(), words.size() * 8));
+
+    task.process.mm = std::move(mm);
+    task.process.exe = path;
+    task.comm = path.substr(path.rfind('/') + 1).substr(0, 15);
+    task.regs = {};
+    task.regs.rip = img.entry + bias;
+    task.regs.rsp = start_sp;
+    return {};
+}
+
+}  // namespace vk

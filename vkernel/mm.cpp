@@ -1,0 +1,270 @@
+#include "vkernel/mm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "vkernel/user_memory.h"
+
+namespace vk {
+
+namespace {
+
+u32 pmap_prot(u32 prot) {
+    u32 p = pmap::kProtRead;
+    if (prot & kProtWrite) p |= pmap::kProtWrite;
+    if (prot & kProtExec) p |= pmap::kProtExec;
+    return p;
+}
+
+bool allows(u32 prot, Access a) {
+    switch (a) {
+    case Access::kRead: return prot & (kProtRead | kProtWrite | kProtExec);  // x86: mapped is readable
+    case Access::kWrite: return prot & kProtWrite;
+    case Access::kExec: return prot & kProtExec;
+    }
+    return false;
+}
+
+}  // namespace
+
+VmObject::~VmObject() {
+    for (auto& [idx, pa] : pages_) frames_.unref(pa);
+}
+
+Result<pmap::PhysAddr> VmObject::page(u64 index) {
+    if (auto it = pages_.find(index); it != pages_.end()) return it->second;
+    const u64 at = index * kPageSize;
+    pmap::PhysAddr pa;
+    if (file_ && at < file_len_) {
+        pa = VK_TRY(frames_.alloc_uninit());
+        const u64 n = std::min(kPageSize, file_len_ - at);
+        std::byte* dst = frames_.memory().host(pa);
+        // SAFETY: the loader checked file_off + file_len lies inside the file.
+        std::memcpy(dst, file_->data() + file_off_ + at, n);
+        if (n < kPageSize) std::memset(dst + n, 0, kPageSize - n);
+    } else {
+        pa = VK_TRY(frames_.alloc());
+    }
+    pages_.emplace(index, pa);
+    return pa;
+}
+
+void VmObject::drop_pages(u64 first, u64 last) {
+    if (last - first > pages_.size()) {
+        for (auto it = pages_.begin(); it != pages_.end();) {
+            if (it->first >= first && it->first < last) {
+                frames_.unref(it->second);
+                it = pages_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        return;
+    }
+    for (u64 i = first; i < last; i++) {
+        if (auto it = pages_.find(i); it != pages_.end()) {
+            frames_.unref(it->second);
+            pages_.erase(it);
+        }
+    }
+}
+
+Result<std::unique_ptr<Mm>> Mm::create(vmspace::Machine& machine) {
+    auto space = VK_TRY(vmspace::VmSpace::create(machine));
+    return std::unique_ptr<Mm>(new Mm(machine.frames(), std::move(space)));
+}
+
+Mm::~Mm() {
+    // Unmap before the objects (and their frames) go away.
+    space_.reset();
+    regions_.clear();
+}
+
+const Region* Mm::find(u64 va) const {
+    auto it = regions_.upper_bound(va);
+    if (it == regions_.begin()) return nullptr;
+    --it;
+    return va < it->second.end ? &it->second : nullptr;
+}
+
+void Mm::split_at(u64 va) {
+    auto it = regions_.upper_bound(va);
+    if (it == regions_.begin()) return;
+    --it;
+    Region& r = it->second;
+    if (r.start == va || va >= r.end) return;
+    Region tail = r;
+    tail.start = va;
+    tail.offset = r.offset + (va - r.start);
+    r.end = va;
+    regions_.emplace(va, std::move(tail));
+}
+
+Result<void> Mm::map(Region r) {
+    if (!page_aligned(r.start) || !page_aligned(r.end) || r.start >= r.end || r.end > kUserTop)
+        return err(EINVAL);
+    unmap(r.start, r.end);
+    regions_.emplace(r.start, std::move(r));
+    return {};
+}
+
+void Mm::unmap(u64 start, u64 end) {
+    if (start >= end) return;
+    split_at(start);
+    split_at(end);
+    auto it = regions_.lower_bound(start);
+    while (it != regions_.end() && it->first < end) it = regions_.erase(it);
+    space_->remove(start, end);
+}
+
+Result<void> Mm::protect(u64 start, u64 end, u32 prot) {
+    if (start >= end) return {};
+    // Every page must be mapped, as on Linux.
+    for (u64 va = start; va < end;) {
+        const Region* r = find(va);
+        if (!r) return err(ENOMEM);
+        va = r->end;
+    }
+    split_at(start);
+    split_at(end);
+    for (auto it = regions_.lower_bound(start); it != regions_.end() && it->first < end; ++it)
+        it->second.prot = prot;
+    // The page table is a cache: drop the range and let faults refill it
+    // with the new protection.
+    space_->remove(start, end);
+    return {};
+}
+
+Result<void> Mm::discard(u64 start, u64 end) {
+    for (u64 va = start; va < end;) {
+        const Region* r = find(va);
+        if (!r) return err(ENOMEM);
+        va = r->end;
+    }
+    space_->remove(start, end);
+    for (u64 va = start; va < end;) {
+        const Region* r = find(va);
+        const u64 e = std::min(end, r->end);
+        // Only private anonymous memory has pages to zero; file pages are
+        // re-read from the file, which for a private copy is what Linux does too.
+        const u64 first = (r->offset + (va - r->start)) / kPageSize;
+        r->object->drop_pages(first, first + (e - va) / kPageSize);
+        va = e;
+    }
+    return {};
+}
+
+Result<u64> Mm::find_free(u64 len) const {
+    if (len == 0 || len > kUserTop) return err(ENOMEM);
+    u64 top = mmap_base;
+    // Walk regions downward from the mmap base, looking for a gap.
+    auto it = regions_.lower_bound(top);
+    while (true) {
+        u64 floor = kUserMin;
+        const Region* below = nullptr;
+        if (it != regions_.begin()) {
+            below = &std::prev(it)->second;
+            floor = std::max(floor, below->end);
+        }
+        if (top >= floor + len) return top - len;
+        if (!below) return err(ENOMEM);
+        top = std::min(top, below->start);
+        --it;
+    }
+}
+
+Result<void, FaultError> Mm::fault(u64 va, Access access) {
+    const Region* r = find(va);
+    if (!r) return Unexpected{FaultError::kMapErr};
+    if (!allows(r->prot, access)) return Unexpected{FaultError::kAccErr};
+    const u32 prot = pmap_prot(r->prot);
+
+    const u64 page = page_round_down(va);
+    const u64 window = kFaultAround * kPageSize;
+    const u64 lo = std::max(r->start, page & ~(window - 1));
+    const u64 hi = std::min(r->end, (page & ~(window - 1)) + window);
+    for (u64 p = lo; p < hi; p += kPageSize) {
+        const bool needed = p == page;
+        if (!needed && space_->extract(p)) continue;  // already mapped
+        auto frame = r->object->page((r->offset + (p - r->start)) / kPageSize);
+        if (!frame) {
+            if (needed) return Unexpected{FaultError::kNoMem};
+            break;  // fault-around is best effort
+        }
+        if (!space_->enter(p, frame.value(), prot)) {
+            if (needed) return Unexpected{FaultError::kNoMem};
+            break;
+        }
+    }
+    return {};
+}
+
+// The user-copy helpers: copy through the page table; on a short count, fault
+// the page in as the guest's own access would, and go on.
+u64 copy_in_partial(Mm& mm, u64 src, void* dst, u64 len) {
+    u64 done = 0;
+    auto* d = static_cast<std::byte*>(dst);
+    while (done < len) {
+        done += mm.space().read(src + done, d + done, len - done);
+        if (done == len) break;
+        if (!mm.fault(src + done, Access::kRead)) break;
+        // The fault may have succeeded without making the page user-readable
+        // (e.g. PROT_NONE is refused above); guard against spinning.
+        if (mm.space().read(src + done, d + done, 1) == 0) break;
+    }
+    return done;
+}
+
+u64 copy_out_partial(Mm& mm, u64 dst, const void* src, u64 len) {
+    u64 done = 0;
+    const auto* s = static_cast<const std::byte*>(src);
+    while (done < len) {
+        done += mm.space().write(dst + done, s + done, len - done);
+        if (done == len) break;
+        if (!mm.fault(dst + done, Access::kWrite)) break;
+        if (mm.space().write(dst + done, s + done, 1) == 0) break;
+        done += 1;
+    }
+    return done;
+}
+
+u64 user_accessible(Mm& mm, u64 addr, u64 len, bool write) {
+    u64 done = 0;
+    while (done < len) {
+        const u64 va = addr + done;
+        if (va < addr) break;
+        auto pte = mm.space().extract(page_round_down(va));
+        const bool ok = pte && (pte->prot & pmap::kProtUser) &&
+                        (!write || (pte->prot & pmap::kProtWrite));
+        if (!ok) {
+            if (!mm.fault(va, write ? Access::kWrite : Access::kRead)) break;
+            continue;
+        }
+        done += std::min(len - done, kPageSize - (va & (kPageSize - 1)));
+    }
+    return done;
+}
+
+Result<std::string> copy_in_string(Mm& mm, u64 p, u64 max) {
+    std::string out;
+    char buf[256];
+    while (out.size() < max) {
+        // Never read across a page boundary in one step: the next page may be unmapped.
+        const u64 cur = p + out.size();
+        const u64 chunk = std::min<u64>({sizeof buf, kPageSize - (cur & (kPageSize - 1)),
+                                         max - out.size()});
+        const u64 n = copy_in_partial(mm, cur, buf, chunk);
+        if (n == 0) return err(EFAULT);
+        for (u64 i = 0; i < n; i++) {
+            if (buf[i] == '\0') {
+                out.append(buf, i);
+                return out;
+            }
+        }
+        out.append(buf, n);
+        if (n < chunk) return err(EFAULT);
+    }
+    return err(ENAMETOOLONG);
+}
+
+}  // namespace vk

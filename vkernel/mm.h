@@ -1,0 +1,111 @@
+#pragma once
+
+// A process's memory: the map of regions (the truth) and the vmspace whose
+// page table caches it. Page faults and the user-copy helpers come here.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "base/types.h"
+#include "pmap/frame_allocator.h"
+#include "vmspace/vmspace.h"
+
+namespace vk {
+
+// Region protection: the PROT_* values of mmap(2).
+inline constexpr u32 kProtRead = 1, kProtWrite = 2, kProtExec = 4;
+
+// Pages of memory a region shows, indexed by page number within the object.
+// Anonymous objects start as zero pages; file objects read the first
+// `file_len` bytes from `file` at `file_off`, zero beyond. Holds one frame
+// reference per page it owns.
+class VmObject {
+public:
+    VmObject(pmap::FrameAllocator& frames, std::shared_ptr<const std::vector<std::byte>> file = {},
+             u64 file_off = 0, u64 file_len = 0)
+        : frames_(frames), file_(std::move(file)), file_off_(file_off), file_len_(file_len) {}
+    ~VmObject();
+    VmObject(const VmObject&) = delete;
+    VmObject& operator=(const VmObject&) = delete;
+
+    // The frame of page `index`, made (zeroed or filled from the file) on first use.
+    Result<pmap::PhysAddr> page(u64 index);
+    // Frees pages [first, last) (madvise(MADV_DONTNEED) of a private anonymous range).
+    void drop_pages(u64 first, u64 last);
+    u64 resident() const { return pages_.size(); }
+
+private:
+    pmap::FrameAllocator& frames_;
+    std::shared_ptr<const std::vector<std::byte>> file_;
+    u64 file_off_ = 0, file_len_ = 0;
+    std::unordered_map<u64, pmap::PhysAddr> pages_;
+};
+
+// [start, end) with one protection, showing `object` from byte `offset`.
+struct Region {
+    u64 start = 0, end = 0;
+    u32 prot = 0;
+    std::shared_ptr<VmObject> object;
+    u64 offset = 0;       // page aligned, into object
+    std::string name;     // for diagnostics: "[stack]", "[heap]", a path
+};
+
+enum class Access { kRead, kWrite, kExec };
+
+// Why a fault could not be resolved, as SIGSEGV's si_code would say.
+enum class FaultError { kMapErr, kAccErr, kNoMem };
+
+// Owns a process's regions and its VmSpace. Serialized by the kernel lock.
+class Mm {
+public:
+    static Result<std::unique_ptr<Mm>> create(vmspace::Machine& machine);
+    ~Mm();
+
+    vmspace::VmSpace& space() { return *space_; }
+    pmap::FrameAllocator& frames() { return frames_; }
+
+    // Maps `r` (page aligned, non-empty, below the user top), replacing
+    // whatever was mapped in its range, as MAP_FIXED does.
+    Result<void> map(Region r);
+    // Unmaps [start, end); holes are fine.
+    void unmap(u64 start, u64 end);
+    // Sets the protection of [start, end): ENOMEM if part of it is unmapped.
+    Result<void> protect(u64 start, u64 end, u32 prot);
+    // Zeroes private anonymous pages in [start, end) (MADV_DONTNEED).
+    Result<void> discard(u64 start, u64 end);
+    // A free range of `len` bytes, searched top-down from the mmap base.
+    Result<u64> find_free(u64 len) const;
+    const Region* find(u64 va) const;
+
+    // Brings the page at `va` in for `access`, and with it up to
+    // kFaultAround neighbouring pages of the same region.
+    Result<void, FaultError> fault(u64 va, Access access);
+
+    // brk(2) state.
+    u64 brk_start = 0, brk = 0;
+    u64 mmap_base = 0x7f00'0000'0000ULL;
+    u64 stack_top = 0;
+
+    static constexpr u64 kFaultAround = 16;
+    static constexpr u64 kUserMin = 0x1'0000;          // mmap_min_addr
+    static constexpr u64 kUserTop = 0x7fff'ffff'f000ULL;  // as Linux's TASK_SIZE
+
+    const std::map<u64, Region>& regions() const { return regions_; }
+
+private:
+    Mm(pmap::FrameAllocator& frames, std::unique_ptr<vmspace::VmSpace> s)
+        : frames_(frames), space_(std::move(s)) {}
+    // Splits the region containing `va` so that a region starts at `va`.
+    void split_at(u64 va);
+
+    pmap::FrameAllocator& frames_;
+    std::unique_ptr<vmspace::VmSpace> space_;
+    std::map<u64, Region> regions_;  // keyed by start
+};
+
+}  // namespace vk

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "base/result.h"
+#include "base/types.h"
+#include "base/unique_fd.h"
+#include "pmap/frame_allocator.h"
+#include "pmap/page_table.h"
+#include "pmap/phys_memory.h"
+
+struct kvm_cpuid2;
+struct kvm_cpuid_entry2;
+
+namespace vk::vmspace {
+
+// One KVM virtual machine: the /dev/kvm fd, the VM fd, guest RAM registered as
+// one memory slot, and the upper-half structures every address space shares
+// (IDT, exception stubs, syscall trampoline, per-vCPU GDT/TSS/stack areas,
+// kept in the kernel template page table).
+//
+// Owns the fds and the template; borrows the PhysMemory and FrameAllocator,
+// which must outlive it. Creation and vCPU setup happen on one thread before
+// guest code runs; afterwards its state is read-only except the template
+// (added to by Vcpu::create, under mu_).
+class Machine {
+public:
+    // Errors name the failing operation: "open /dev/kvm", "KVM_CREATE_VM", ...
+    static Result<std::unique_ptr<Machine>, HostError> create(pmap::PhysMemory& mem,
+                                                             pmap::FrameAllocator& frames);
+    ~Machine();
+
+    pmap::PhysMemory& memory() const { return mem_; }
+    pmap::FrameAllocator& frames() const { return frames_; }
+    const pmap::PageTable& kernel_table() const { return kernel_; }
+    int kvm_fd() const { return kvm_.get(); }
+    int vm_fd() const { return vm_.get(); }
+    std::size_t run_size() const { return run_size_; }
+    // CPUID as KVM supports it, in the C layout of struct kvm_cpuid2 (kvm_abi.h).
+    const kvm_cpuid2* cpuid() const { return cpuid_; }
+    const kvm_cpuid_entry2* cpuid_entries() const;
+    u64 xcr0() const { return xcr0_; }
+
+    // True on PVM, the software KVM of DESIGN.md: host PTE edits need
+    // PhysMemory::drop_host_mapping to reach the guest. Set by the first vCPU.
+    bool is_pvm() const { return pvm_; }
+    void set_pvm(bool v) { pvm_ = v; }
+
+    // Maps `frame` at kernel address `va` in the shared upper half.
+    Result<void> enter_kernel(u64 va, pmap::PhysAddr frame, u32 prot);
+
+private:
+    Machine(pmap::PhysMemory& mem, pmap::FrameAllocator& frames, UniqueFd kvm, UniqueFd vm,
+            pmap::PageTable kernel)
+        : mem_(mem), frames_(frames), kvm_(std::move(kvm)), vm_(std::move(vm)),
+          kernel_(std::move(kernel)) {}
+    Result<void, HostError> build_shared();
+
+    pmap::PhysMemory& mem_;
+    pmap::FrameAllocator& frames_;
+    UniqueFd kvm_;
+    UniqueFd vm_;
+    pmap::PageTable kernel_;
+    std::vector<pmap::PhysAddr> owned_frames_;
+    std::size_t run_size_ = 0;
+    kvm_cpuid2* cpuid_ = nullptr;  // owned, malloc'd (flexible array)
+    u64 xcr0_ = 0;
+    bool pvm_ = false;
+};
+
+}  // namespace vk::vmspace

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <memory>
+
+#include "base/mapping.h"
+#include "base/result.h"
+#include "base/types.h"
+#include "base/unique_fd.h"
+#include "vmspace/machine.h"
+#include "vmspace/trap.h"
+#include "vmspace/vmspace.h"
+
+namespace vk::vmspace {
+
+// One KVM vCPU: its fd, its kvm_run area, and its slot of the upper half
+// (GDT, TSS, ring-0 exception stack). Runs any thread's UserRegs in any
+// VmSpace of its machine until the guest traps.
+//
+// Threading: run() is called from one host thread only (the first caller
+// becomes the owner); kick() may be called from any thread.
+class Vcpu {
+public:
+    static Result<std::unique_ptr<Vcpu>, HostError> create(Machine& machine, unsigned id);
+    ~Vcpu();
+
+    // Runs `regs` in `space` until the guest traps, and leaves the thread's
+    // state at the trap in `regs`. Registers travel through the kvm_run
+    // sync area; special registers are written only when they must change
+    // (another address space, FS/GS base, a TLB flush).
+    Result<Trap, HostError> run(VmSpace& space, UserRegs& regs);
+
+    // Makes a run() in progress on another thread return kInterrupted
+    // promptly, or the next one return at once. Async-signal safe.
+    void kick();
+
+    unsigned id() const { return id_; }
+    // True once a syscall exit has shown the guest's `syscall` reaching the
+    // trampoline in ring 3 (PVM) rather than ring 0 (VMX/SVM).
+    bool syscall_in_user_mode() const { return syscall_user_; }
+
+    // The host signal kick() uses; blocked in vCPU threads outside KVM_RUN.
+    static int kick_signal();
+
+private:
+    // Where the vCPU stopped, which decides how the next run() resumes.
+    enum class Stop {
+        kFresh,          // nothing loaded: write everything
+        kSyscallUser,    // PVM: ring 3, just past `out` in the trampoline page
+        kSyscallKernel,  // VMX/SVM: ring 0, at `sysretq`
+        kException,      // ring 0 in an exception stub, iret frame on our stack
+        kUser,           // interrupted in user mode
+    };
+
+    Vcpu(Machine& m, unsigned id, UniqueFd fd, Mapping run)
+        : machine_(m), id_(id), fd_(std::move(fd)), run_map_(std::move(run)) {}
+    Result<void, HostError> setup();
+    Result<void, HostError> prepare_thread();
+    void load_full(VmSpace& space, const UserRegs& regs);
+    void load_gprs(const UserRegs& regs);
+    void save_gprs(UserRegs& regs) const;
+    kvm_run* run_area() const { return static_cast<kvm_run*>(run_map_.get()); }
+    u64 area_va() const;
+
+    Machine& machine_;
+    unsigned id_;
+    UniqueFd fd_;      // declared before run_map_: destroyed last
+    Mapping run_map_;  // the kvm_run area of fd_
+    pmap::PhysAddr stack_frame_ = 0;  // top page of the ring-0 stack
+    std::atomic<bool> thread_set_{false};
+    pthread_t thread_{};
+    Stop stop_ = Stop::kFresh;
+    const VmSpace* loaded_space_ = nullptr;
+    u64 loaded_gen_ = 0;
+    u64 loaded_fs_ = 0, loaded_gs_ = 0;
+    bool syscall_user_ = false;
+};
+
+}  // namespace vk::vmspace

@@ -1,0 +1,117 @@
+#include "vmspace/vmspace.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "vmspace/layout.h"
+
+namespace vk::vmspace {
+
+using pmap::PteInfo;
+
+Result<std::unique_ptr<VmSpace>> VmSpace::create(Machine& machine) {
+    auto table = VK_TRY(pmap::PageTable::create_user(machine.frames(), machine.kernel_table()));
+    return std::unique_ptr<VmSpace>(new VmSpace(machine, std::move(table)));
+}
+
+VmSpace::~VmSpace() { drop_all(); }
+
+void VmSpace::invalidate(const PteInfo& old) {
+    if (machine_.is_pvm())
+        stale_.push_back(old.frame);
+    else
+        tlb_gen_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void VmSpace::flush_invalidated() {
+    if (stale_.empty()) return;
+    // Shadow paging never sees host PTE writes; dropping the host mapping of
+    // the old frames makes KVM drop its shadow entries for them (DESIGN.md).
+    // Every removed leaf goes through here, so no shadow entry survives that
+    // could translate through a page-table frame we later reuse. Contiguous
+    // frames are dropped with one call.
+    std::sort(stale_.begin(), stale_.end());
+    u64 start = stale_[0], end = start + kPageSize;
+    for (std::size_t i = 1; i < stale_.size(); i++) {
+        if (stale_[i] < end) continue;
+        if (stale_[i] != end) {
+            machine_.memory().drop_host_mapping(start, end - start);
+            start = stale_[i];
+        }
+        end = stale_[i] + kPageSize;
+    }
+    machine_.memory().drop_host_mapping(start, end - start);
+    stale_.clear();
+}
+
+Result<void> VmSpace::enter(u64 va, pmap::PhysAddr frame, u32 prot,
+                            const pmap::PteVisitor& replaced) {
+    auto r = table_.enter(va, frame, prot | pmap::kProtUser, [&](u64 v, PteInfo old) {
+        invalidate(old);
+        if (replaced) replaced(v, old);
+    });
+    flush_invalidated();
+    return r;
+}
+
+void VmSpace::remove(u64 start, u64 end, const pmap::PteVisitor& removed) {
+    table_.remove(start, end, [&](u64 v, PteInfo old) {
+        invalidate(old);
+        if (removed) removed(v, old);
+    });
+    flush_invalidated();
+}
+
+void VmSpace::protect(u64 start, u64 end, u32 prot, const pmap::PteVisitor& changed) {
+    prot |= pmap::kProtUser;
+    table_.protect(start, end, prot, [&](u64 v, PteInfo old) {
+        // Only a downgrade can leave a stale, more permissive translation.
+        if ((old.prot & ~prot) & (pmap::kProtWrite | pmap::kProtExec | pmap::kProtUser))
+            invalidate(old);
+        if (changed) changed(v, old);
+    });
+    flush_invalidated();
+}
+
+void VmSpace::drop_all(const pmap::PteVisitor& removed) {
+    table_.drop_all([&](u64 v, PteInfo old) {
+        invalidate(old);
+        if (removed) removed(v, old);
+    });
+    flush_invalidated();
+}
+
+u64 VmSpace::copy(u64 va, void* buf, u64 len, bool to_guest, u32 need) const {
+    u64 done = 0;
+    auto* p = static_cast<std::byte*>(buf);
+    while (done < len) {
+        const u64 cur = va + done;
+        if (cur < va || cur >= kUserTop) break;  // wrapped, or beyond user space
+        auto pte = table_.extract(page_round_down(cur));
+        if (!pte || (pte->prot & need) != need) break;
+        const u64 off = cur & (kPageSize - 1);
+        const u64 n = std::min(len - done, kPageSize - off);
+        std::byte* host = machine_.memory().host(pte->frame) + off;
+        // SAFETY: host..host+n lies inside one frame of the direct map.
+        if (to_guest)
+            std::memcpy(host, p + done, n);
+        else
+            std::memcpy(p + done, host, n);
+        done += n;
+    }
+    return done;
+}
+
+u64 VmSpace::read(u64 va, void* dst, u64 len) const {
+    return copy(va, dst, len, false, pmap::kProtUser);
+}
+
+u64 VmSpace::write(u64 va, const void* src, u64 len) {
+    return copy(va, const_cast<void*>(src), len, true, pmap::kProtUser | pmap::kProtWrite);
+}
+
+u64 VmSpace::write_force(u64 va, const void* src, u64 len) {
+    return copy(va, const_cast<void*>(src), len, true, pmap::kProtUser);
+}
+
+}  // namespace vk::vmspace
