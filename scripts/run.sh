@@ -12,4 +12,4 @@ generator=()
 cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build --target vkernel
 
-exec build/vkernel -- /bin/busybox echo "hello from the vkernel"
+exec build/bin/vkernel -- /bin/busybox echo "hello from the vkernel"

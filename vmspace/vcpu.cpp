@@ -250,7 +250,7 @@ void Vcpu::load_full(VmSpace& space, const UserRegs& u) {
     r.rip = u.rip;
     r.rflags = user_flags(u.rflags);
     run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
-    loaded_space_ = &space;
+    loaded_space_ = space.id();
     loaded_gen_ = space.tlb_generation();
     loaded_fs_ = u.fs_base;
     loaded_gs_ = u.gs_base;
@@ -261,7 +261,7 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
     kvm_run* run = run_area();
     kvm_regs& r = run->s.regs.regs;
 
-    bool full = stop_ == Stop::kFresh || loaded_space_ != &space ||
+    bool full = stop_ == Stop::kFresh || loaded_space_ != space.id() ||
                 loaded_gen_ != space.tlb_generation() || regs.fs_base != loaded_fs_ ||
                 regs.gs_base != loaded_gs_ || !canonical(regs.rip);
     if (!full) {

@@ -73,7 +73,7 @@ private:
     std::atomic<bool> thread_set_{false};
     pthread_t thread_{};
     Stop stop_ = Stop::kFresh;
-    const VmSpace* loaded_space_ = nullptr;
+    u64 loaded_space_ = 0;  // VmSpace::id() of the space whose CR3 is loaded
     u64 loaded_gen_ = 0;
     u64 loaded_fs_ = 0, loaded_gs_ = 0;
     bool syscall_user_ = false;

@@ -9,9 +9,14 @@ namespace vk::vmspace {
 
 using pmap::PteInfo;
 
+namespace {
+std::atomic<u64> g_next_space_id{1};
+}  // namespace
+
 Result<std::unique_ptr<VmSpace>> VmSpace::create(Machine& machine) {
     auto table = VK_TRY(pmap::PageTable::create_user(machine.frames(), machine.kernel_table()));
-    return std::unique_ptr<VmSpace>(new VmSpace(machine, std::move(table)));
+    return std::unique_ptr<VmSpace>(
+        new VmSpace(machine, std::move(table), g_next_space_id.fetch_add(1)));
 }
 
 VmSpace::~VmSpace() { drop_all(); }

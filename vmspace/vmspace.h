@@ -48,6 +48,9 @@ public:
     u64 write_force(u64 va, const void* src, u64 len);
 
     pmap::PhysAddr root() const { return table_.root(); }
+    // Unique for the machine's lifetime: a vCPU tells spaces apart by it, since
+    // a new space may get a freed one's address and root frame.
+    u64 id() const { return id_; }
     Machine& machine() const { return machine_; }
     u64 table_frames() const { return table_.table_frames(); }
     // Bumped when a live mapping was downgraded on a KVM whose TLB needs a
@@ -55,7 +58,7 @@ public:
     u64 tlb_generation() const { return tlb_gen_.load(std::memory_order_acquire); }
 
 private:
-    VmSpace(Machine& m, pmap::PageTable t) : machine_(m), table_(std::move(t)) {}
+    VmSpace(Machine& m, pmap::PageTable t, u64 id) : machine_(m), table_(std::move(t)), id_(id) {}
     // Makes the loss of mappings visible to vCPUs: collects the old frames
     // while a page-table operation runs, then flushes them in one pass.
     void invalidate(const pmap::PteInfo& old);
@@ -64,6 +67,7 @@ private:
 
     Machine& machine_;
     pmap::PageTable table_;
+    u64 id_;
     std::atomic<u64> tlb_gen_{0};
     std::vector<pmap::PhysAddr> stale_;  // frames whose host mapping must be dropped (PVM)
 };

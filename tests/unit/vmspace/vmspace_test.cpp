@@ -325,6 +325,24 @@ TEST_F(VmspaceTest, TlbCoherenceAfterRemapUnmapProtect) {
     EXPECT_TRUE(t.present());
 }
 
+// Regression: a destroyed space's root and table frames were reused by the next
+// space while the shadow MMU still translated through them, so the new space
+// ran the old space's code.
+TEST_F(VmspaceTest, StaleTranslationAfterSpaceReuse) {
+    for (u64 round = 1; round <= 10; round++) {
+        auto s = new_space();
+        load(*s, VK_CODE(g_load));
+        const auto d = frame();
+        std::memcpy(mem_->host(d), &round, 8);
+        ASSERT_TRUE(s->enter(kData, d, kProtRead));
+        regs_.rdi = kData;
+        ASSERT_EQ(run(*s).kind, TrapKind::kSyscall) << "round " << round;
+        ASSERT_EQ(regs_.rax, round) << "stale translation from a destroyed space";
+        s.reset();
+        frames_->unref(d);
+    }
+}
+
 TEST_F(VmspaceTest, DropAllRefillsOnFaults) {
     load(*space_, VK_CODE(g_load));
     const auto a = frame();
