@@ -31,14 +31,20 @@ Result<long> host_ret(long r) {
     return r;
 }
 
-// write(2) of guest [buf, buf + len) to host fd `hfd`; a partial copy-in
-// writes what could be read, as Linux does.
+// write(2) of guest [buf, buf + len) to host fd `hfd`. A partial copy-in
+// writes what could be read, as Linux does for files and ttys; a pipe or
+// socket takes data in whole 4 KiB pages and drops the page where the copy
+// failed, so there only whole pages of the readable prefix are written.
 Result<long> write_guest(Task& task, int hfd, u64 buf, u64 len) {
+    struct stat st{};
+    const bool paged = ::fstat(hfd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     std::vector<std::byte> tmp(std::min(len, kChunk));
     u64 done = 0;
     while (done < len) {
         const u64 want = std::min(len - done, kChunk);
-        const u64 got = copy_in_partial(task.mm(), buf + done, tmp.data(), want);
+        u64 got = copy_in_partial(task.mm(), buf + done, tmp.data(), want);
+        const bool faulted = got < want;
+        if (faulted && paged) got = page_round_down(got);
         if (got == 0) break;
         const ssize_t n = ::write(hfd, tmp.data(), got);
         if (n < 0) {
