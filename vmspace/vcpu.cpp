@@ -256,6 +256,19 @@ void Vcpu::load_full(VmSpace& space, const UserRegs& u) {
     loaded_gs_ = u.gs_base;
 }
 
+Result<void, HostError> Vcpu::complete_pending_io() {
+    // KVM finishes an I/O exit (and writes an `in`'s result into rax) at the
+    // start of the next KVM_RUN; with immediate_exit it does only that.
+    kvm_run* run = run_area();
+    run->kvm_dirty_regs = 0;
+    run->immediate_exit = 1;
+    // SAFETY: KVM_RUN takes no argument.
+    const int rc = ::ioctl(fd_.get(), KVM_RUN, 0);
+    run->immediate_exit = 0;
+    if (rc < 0 && errno != EINTR) return host_err("KVM_RUN (completing I/O)");
+    return {};
+}
+
 Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
     if (!thread_set_.load(std::memory_order_acquire)) VK_TRY(prepare_thread());
     kvm_run* run = run_area();
@@ -359,6 +372,21 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
                 } else {
                     t.kind = TrapKind::kException;
                 }
+                return t;
+            }
+            if (user_mode) {
+                // User code may reach other ports only where the TSS bitmap
+                // lets it (it does not), or with `in` on our port: that is
+                // #GP to the guest, as on a real CPU without I/O permission.
+                save_gprs(regs);
+                regs.rsp = r.rsp;
+                regs.rip = r.rip;
+                regs.rflags = r.rflags;
+                VK_TRY(complete_pending_io());
+                stop_ = Stop::kFresh;
+                Trap t;
+                t.kind = TrapKind::kException;
+                t.vector = kVecGeneralProtection;
                 return t;
             }
             return host_err(fmt::format("unexpected guest I/O to port {:#x} at {:#x}",

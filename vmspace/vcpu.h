@@ -59,6 +59,7 @@ private:
         : machine_(m), id_(id), fd_(std::move(fd)), run_map_(std::move(run)) {}
     Result<void, HostError> setup();
     Result<void, HostError> prepare_thread();
+    Result<void, HostError> complete_pending_io();
     void load_full(VmSpace& space, const UserRegs& regs);
     void load_gprs(const UserRegs& regs);
     void save_gprs(UserRegs& regs) const;

@@ -89,6 +89,17 @@ GUEST(g_flags)
         jmp .
 END(g_flags)
 
+# I/O the guest may not do: `in` on the syscall port, then `out` to another.
+GUEST(g_in)
+        in al, 0xe0
+        syscall
+END(g_in)
+
+GUEST(g_out_other)
+        out 0x80, al
+        syscall
+END(g_out_other)
+
 GUEST(g_spin)
         jmp .
 END(g_spin)

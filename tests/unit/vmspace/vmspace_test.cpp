@@ -251,6 +251,24 @@ TEST_F(VmspaceTest, ExceptionVectors) {
     }
 }
 
+// A hostile guest's port I/O is #GP to it, never an error of the vmspace, and
+// leaves the vCPU usable for the next thread with its registers intact.
+TEST_F(VmspaceTest, ForbiddenPortIoIsGeneralProtection) {
+    for (GuestCode code : {VK_CODE(g_in), VK_CODE(g_out_other)}) {
+        auto s = new_space();
+        load(*s, code);
+        regs_.rax = 0x1234;
+        Trap t = run(*s);
+        ASSERT_EQ(t.kind, TrapKind::kException);
+        EXPECT_EQ(t.vector, kVecGeneralProtection);
+        EXPECT_EQ(regs_.rip, kCode);
+    }
+    load(*space_, VK_CODE(g_regs));
+    regs_.rax = 0x5555;
+    ASSERT_EQ(run().kind, TrapKind::kSyscall);
+    EXPECT_EQ(regs_.rax, 0x5555u);
+}
+
 TEST_F(VmspaceTest, ResumeAfterBreakpoint) {
     load(*space_, VK_CODE(g_int3));
     ASSERT_EQ(run().kind, TrapKind::kException);
