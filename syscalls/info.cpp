@@ -59,10 +59,8 @@ Result<long> sys_getrandom(Task& task, const SyscallArgs& a) {
 
 Result<long> sys_sysinfo(Task& task, const SyscallArgs& a) {
     struct sysinfo si{};
-    struct timespec up{};
-    ::clock_gettime(CLOCK_BOOTTIME, &up);
-    si.uptime = up.tv_sec;
     const Kernel& k = task.kernel;
+    si.uptime = static_cast<long>(k.uptime_seconds());
     si.totalram = k.memory_bytes();
     si.freeram = task.kernel.frames().free_frames() * kPageSize;
     si.procs = 1;

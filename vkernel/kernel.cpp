@@ -26,6 +26,12 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
     return k;
 }
 
+u64 Kernel::uptime_seconds() const {
+    return static_cast<u64>(std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::steady_clock::now() - boot_time_)
+                                .count());
+}
+
 Kernel::~Kernel() {
     init_task_.reset();
     init_.reset();

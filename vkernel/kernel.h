@@ -1,6 +1,7 @@
 #pragma once
 
 #include <bitset>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,8 @@ public:
     vmspace::Machine& machine() { return *machine_; }
     pmap::FrameAllocator& frames() { return frames_; }
     u64 memory_bytes() const { return mem_.size(); }
+    // Seconds since this vkernel booted (sysinfo, /proc/uptime).
+    u64 uptime_seconds() const;
 
     // Ends `task`'s process as if by signal `sig` with a one-line report.
     void kill_by_signal(Task& task, int sig, const std::string& detail);
@@ -52,6 +55,7 @@ private:
     void handle_exception(Task& task, const vmspace::Trap& trap);
 
     KernelOptions opts_;
+    std::chrono::steady_clock::time_point boot_time_ = std::chrono::steady_clock::now();
     const SyscallTable& table_;
     // Declaration order is destruction order reversed: processes go before
     // the vCPU, the machine, the frames and finally the memory itself.
