@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "syscalls/syscalls.h"
+#include "vkernel/kernel.h"
 #include "vkernel/user_memory.h"
 
 namespace vk::sys {
@@ -22,8 +23,8 @@ constexpr int kAtEmptyPath = 0x1000;
 constexpr int kAtFdcwd = -100;
 
 Result<int> host_fd(Task& task, u64 fd) {
-    if (fd >= task.process.host_fds.size() || task.process.host_fds[fd] < 0) return err(EBADF);
-    return task.process.host_fds[fd];
+    if (fd >= task.process->host_fds.size() || task.process->host_fds[fd] < 0) return err(EBADF);
+    return task.process->host_fds[fd];
 }
 
 Result<long> host_ret(long r) {
@@ -46,7 +47,7 @@ Result<long> write_guest(Task& task, int hfd, u64 buf, u64 len) {
         const bool faulted = got < want;
         if (faulted && paged) got = page_round_down(got);
         if (got == 0) break;
-        const ssize_t n = ::write(hfd, tmp.data(), got);
+        const ssize_t n = task.kernel.without_lock([&] { return ::write(hfd, tmp.data(), got); });
         if (n < 0) {
             if (done > 0) return static_cast<long>(done);
             return err(errno);
@@ -64,7 +65,9 @@ Result<long> read_guest(Task& task, int hfd, u64 buf, u64 len) {
     const u64 ok = user_accessible(task.mm(), buf, std::min(len, kChunk), true);
     if (ok == 0 && len > 0) return err(EFAULT);
     std::vector<std::byte> tmp(ok);
-    const ssize_t n = ::read(hfd, tmp.data(), ok);
+    // FIXME: wait for input in the reactor instead; until then the read
+    // runs without the kernel lock so other vCPUs go on.
+    const ssize_t n = task.kernel.without_lock([&] { return ::read(hfd, tmp.data(), ok); });
     if (n < 0) return err(errno);
     VK_TRY(copy_out_bytes(task.mm(), buf, tmp.data(), static_cast<u64>(n)));
     return n;
@@ -130,7 +133,7 @@ Result<long> sys_writev(Task& task, const SyscallArgs& a) {
 Result<long> sys_close(Task& task, const SyscallArgs& a) {
     VK_TRY(host_fd(task, a[0]));
     // The host's stdio stays open for the vkernel's own messages.
-    task.process.host_fds[a[0]] = -1;
+    task.process->host_fds[a[0]] = -1;
     return 0;
 }
 
@@ -139,8 +142,8 @@ namespace {
 // dup2/dup3 within the three stdio slots: the new slot shares the host fd.
 Result<long> dup_into(Task& task, u64 oldfd, u64 newfd) {
     const int hfd = VK_TRY(host_fd(task, oldfd));
-    if (newfd >= task.process.host_fds.size()) return err(EBADF);  // no fd table yet
-    task.process.host_fds[newfd] = hfd;
+    if (newfd >= task.process->host_fds.size()) return err(EBADF);  // no fd table yet
+    task.process->host_fds[newfd] = hfd;
     return static_cast<long>(newfd);
 }
 
@@ -148,9 +151,9 @@ Result<long> dup_into(Task& task, u64 oldfd, u64 newfd) {
 
 Result<long> sys_dup(Task& task, const SyscallArgs& a) {
     const int hfd = VK_TRY(host_fd(task, a[0]));
-    for (u64 i = 0; i < task.process.host_fds.size(); i++) {
-        if (task.process.host_fds[i] < 0) {
-            task.process.host_fds[i] = hfd;
+    for (u64 i = 0; i < task.process->host_fds.size(); i++) {
+        if (task.process->host_fds[i] < 0) {
+            task.process->host_fds[i] = hfd;
             return static_cast<long>(i);
         }
     }

@@ -63,7 +63,7 @@ Result<long> sys_sysinfo(Task& task, const SyscallArgs& a) {
     si.uptime = static_cast<long>(k.uptime_seconds());
     si.totalram = k.memory_bytes();
     si.freeram = task.kernel.frames().free_frames() * kPageSize;
-    si.procs = 1;
+    si.procs = static_cast<u16>(k.process_count());
     si.mem_unit = 1;
     VK_TRY(copy_out(task.mm(), UserPtr<struct sysinfo>(a[0]), si));
     return 0;

@@ -1,50 +1,222 @@
-// Process and thread identity, exit, and per-thread setup calls.
+// Process and thread identity, creation, exit, wait, and per-thread setup.
 
 #include <asm/prctl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "syscalls/syscalls.h"
+#include "vkernel/futex.h"
+#include "vkernel/kernel.h"
+#include "vkernel/signal_delivery.h"
 #include "vkernel/user_memory.h"
 
 namespace vk::sys {
 
-Result<long> sys_exit(Task& task, const SyscallArgs& a) {
-    // With one thread per process, exit ends the process as exit_group does.
-    return sys_exit_group(task, a);
+namespace {
+
+constexpr u64 kMaxArgs = 0x7fff'ffff;
+
+// argv/envp: a NULL-terminated array of string pointers.
+Result<std::vector<std::string>> copy_in_strv(Mm& mm, u64 addr) {
+    std::vector<std::string> out;
+    if (!addr) return out;
+    u64 total = 0;
+    for (u64 i = 0; i < kMaxArgs; i++) {
+        const u64 p = VK_TRY(copy_in(mm, UserPtr<u64>(addr + i * 8)));
+        if (!p) break;
+        auto s = copy_in_string(mm, p, kArgMax);
+        if (!s) return err(s.error().code == ENAMETOOLONG ? E2BIG : s.error().code);
+        total += s.value().size() + 1 + 8;
+        if (total > kArgMax) return err(E2BIG);
+        out.push_back(std::move(s.value()));
+    }
+    return out;
 }
 
-Result<long> sys_exit_group(Task& task, const SyscallArgs& a) {
-    task.process.exited = true;
-    task.process.exit_status = static_cast<int>((a[0] & 0xff) << 8);
+}  // namespace
+
+Result<long> sys_exit(Task& task, const SyscallArgs& a) {
+    task.exiting = true;
+    task.exit_code = static_cast<int>(a[0] & 0xff);
     return 0;
 }
 
-Result<long> sys_getpid(Task& task, const SyscallArgs&) { return task.process.pid; }
+Result<long> sys_exit_group(Task& task, const SyscallArgs& a) {
+    task.kernel.exit_group(task, static_cast<int>((a[0] & 0xff) << 8));
+    return 0;
+}
+
+Result<long> sys_fork(Task& task, const SyscallArgs&) {
+    CloneArgs c;
+    c.exit_signal = SIGCHLD;
+    return static_cast<long>(VK_TRY(task.kernel.clone_task(task, c)));
+}
+
+Result<long> sys_vfork(Task& task, const SyscallArgs&) {
+    CloneArgs c;
+    c.flags = CLONE_VM | CLONE_VFORK;
+    c.exit_signal = SIGCHLD;
+    return static_cast<long>(VK_TRY(task.kernel.clone_task(task, c)));
+}
+
+Result<long> sys_clone(Task& task, const SyscallArgs& a) {
+    // x86-64 order: flags, stack, parent_tid, child_tid, tls.
+    CloneArgs c;
+    c.flags = a[0] & ~0xffULL;
+    c.exit_signal = static_cast<int>(a[0] & 0xff);
+    c.stack = a[1];
+    c.parent_tid = a[2];
+    c.child_tid = a[3];
+    c.tls = a[4];
+    if (c.exit_signal > kNsig) return err(EINVAL);
+    return static_cast<long>(VK_TRY(task.kernel.clone_task(task, c)));
+}
+
+Result<long> sys_clone3(Task& task, const SyscallArgs& a) {
+    struct CloneArgs3 {
+        u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+            set_tid, set_tid_size, cgroup;
+    } ca{};
+    const u64 size = a[1];
+    if (size < 64 || size > 4096) return err(EINVAL);
+    VK_TRY(copy_in_bytes(task.mm(), a[0], &ca, std::min<u64>(size, sizeof ca)));
+    if (ca.exit_signal > kNsig || ca.set_tid || ca.set_tid_size) return err(EINVAL);
+    CloneArgs c;
+    c.flags = ca.flags;
+    c.exit_signal = static_cast<int>(ca.exit_signal);
+    c.stack = ca.stack ? ca.stack + ca.stack_size : 0;
+    c.parent_tid = ca.parent_tid;
+    c.child_tid = ca.child_tid;
+    c.tls = ca.tls;
+    if (c.flags & 0xff) return err(EINVAL);
+    return static_cast<long>(VK_TRY(task.kernel.clone_task(task, c)));
+}
+
+Result<long> sys_execve(Task& task, const SyscallArgs& a) {
+    const auto path = VK_TRY(copy_in_string(task.mm(), a[0], kPathMax));
+    auto argv = VK_TRY(copy_in_strv(task.mm(), a[1]));
+    const auto envp = VK_TRY(copy_in_strv(task.mm(), a[2]));
+    if (path.empty()) return err(ENOENT);
+    if (argv.empty()) argv.push_back(path);  // as Linux does for argc 0 since 5.18
+    VK_TRY(task.kernel.exec(task, path, std::move(argv), envp));
+    return 0;
+}
+
+Result<long> sys_wait4(Task& task, const SyscallArgs& a) {
+    const int pid = static_cast<int>(a[0]);
+    const int options = static_cast<int>(a[2]);
+    if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
+        return err(EINVAL);
+    int idtype, id;
+    if (pid == -1) { idtype = P_ALL; id = 0; }
+    else if (pid == 0) { idtype = P_PGID; id = task.process->pgid; }
+    else if (pid < -1) { idtype = P_PGID; id = -pid; }
+    else { idtype = P_PID; id = pid; }
+    auto r = task.kernel.wait_child(task, idtype, id, options | WEXITED);
+    if (!r) return r.error().code == EINTR ? err(kERestartSys) : Result<long>(Unexpected{r.error()});
+    if (r->pid && a[1]) VK_TRY(copy_out(task.mm(), UserPtr<i32>(a[1]), r->status));
+    if (r->pid && a[3]) {
+        struct rusage ru{};
+        ru.ru_utime.tv_sec = static_cast<long>(r->utime_ns / 1'000'000'000);
+        ru.ru_utime.tv_usec = static_cast<long>(r->utime_ns % 1'000'000'000 / 1000);
+        ru.ru_stime.tv_sec = static_cast<long>(r->stime_ns / 1'000'000'000);
+        ru.ru_stime.tv_usec = static_cast<long>(r->stime_ns % 1'000'000'000 / 1000);
+        VK_TRY(copy_out(task.mm(), UserPtr<struct rusage>(a[3]), ru));
+    }
+    return r->pid;
+}
+
+Result<long> sys_waitid(Task& task, const SyscallArgs& a) {
+    int idtype = static_cast<int>(a[0]);
+    int id = static_cast<int>(a[1]);
+    const int options = static_cast<int>(a[3]);
+    if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return err(EINVAL);
+    if (idtype == P_PGID && id == 0) id = task.process->pgid;
+    if (idtype != P_ALL && idtype != P_PID && idtype != P_PGID) return err(EINVAL);
+    auto r = task.kernel.wait_child(task, idtype, id, options);
+    if (!r) return r.error().code == EINTR ? err(kERestartSys) : Result<long>(Unexpected{r.error()});
+    if (a[2]) {
+        KSigInfo si;
+        if (r->pid) {
+            si.signo = SIGCHLD;
+            si.code = r->code;
+            si.u.chld.pid = r->pid;
+            si.u.chld.uid = r->uid;
+            si.u.chld.status = r->code == CLD_EXITED ? WEXITSTATUS(r->status)
+                               : r->code == CLD_STOPPED ? (r->status >> 8) & 0xff
+                               : r->code == CLD_CONTINUED ? SIGCONT
+                                                          : WTERMSIG(r->status);
+        }
+        VK_TRY(copy_out(task.mm(), UserPtr<KSigInfo>(a[2]), si));
+    }
+    return 0;
+}
+
+Result<long> sys_getpid(Task& task, const SyscallArgs&) { return task.process->pid; }
 Result<long> sys_gettid(Task& task, const SyscallArgs&) { return task.tid; }
-Result<long> sys_getppid(Task& task, const SyscallArgs&) { return task.process.ppid; }
-Result<long> sys_getuid(Task& task, const SyscallArgs&) { return task.process.uid; }
-Result<long> sys_geteuid(Task& task, const SyscallArgs&) { return task.process.euid; }
-Result<long> sys_getgid(Task& task, const SyscallArgs&) { return task.process.gid; }
-Result<long> sys_getegid(Task& task, const SyscallArgs&) { return task.process.egid; }
-Result<long> sys_getpgrp(Task& task, const SyscallArgs&) { return task.process.pgid; }
+Result<long> sys_getppid(Task& task, const SyscallArgs&) {
+    return task.process->parent ? task.process->parent->pid : 0;
+}
+Result<long> sys_getuid(Task& task, const SyscallArgs&) { return task.process->uid; }
+Result<long> sys_geteuid(Task& task, const SyscallArgs&) { return task.process->euid; }
+Result<long> sys_getgid(Task& task, const SyscallArgs&) { return task.process->gid; }
+Result<long> sys_getegid(Task& task, const SyscallArgs&) { return task.process->egid; }
+Result<long> sys_getpgrp(Task& task, const SyscallArgs&) { return task.process->pgid; }
+
+namespace {
+Result<Process*> process_arg(Task& task, int pid) {
+    if (pid == 0) return task.process;
+    Process* p = task.kernel.find_process(pid);
+    if (!p) return err(ESRCH);
+    return p;
+}
+}  // namespace
 
 Result<long> sys_getpgid(Task& task, const SyscallArgs& a) {
-    const int pid = static_cast<int>(a[0]);
-    if (pid != 0 && pid != task.process.pid) return err(ESRCH);
-    return task.process.pgid;
+    Process* p = VK_TRY(process_arg(task, static_cast<int>(a[0])));
+    return p->pgid;
 }
 
 Result<long> sys_getsid(Task& task, const SyscallArgs& a) {
+    Process* p = VK_TRY(process_arg(task, static_cast<int>(a[0])));
+    return p->sid;
+}
+
+Result<long> sys_setpgid(Task& task, const SyscallArgs& a) {
     const int pid = static_cast<int>(a[0]);
-    if (pid != 0 && pid != task.process.pid) return err(ESRCH);
-    return task.process.sid;
+    int pgid = static_cast<int>(a[1]);
+    if (pgid < 0) return err(EINVAL);
+    Process* p = VK_TRY(process_arg(task, pid));
+    if (p != task.process && p->parent != task.process) return err(ESRCH);
+    if (p->parent == task.process && p->sid != task.process->sid) return err(EPERM);
+    if (p->pid == p->sid) return err(EPERM);  // a session leader
+    if (pgid == 0) pgid = p->pid;
+    if (pgid != p->pid) {
+        // The group must exist in the same session.
+        bool found = false;
+        for (const auto& [id, q] : task.kernel.processes())
+            if (q->pgid == pgid && q->sid == p->sid && !q->zombie) found = true;
+        if (!found) return err(EPERM);
+    }
+    p->pgid = pgid;
+    return 0;
+}
+
+Result<long> sys_setsid(Task& task, const SyscallArgs&) {
+    Process* p = task.process;
+    for (const auto& [id, q] : task.kernel.processes())
+        if (q->pgid == p->pid) return err(EPERM);  // already a group leader
+    p->sid = p->pgid = p->pid;
+    return p->sid;
 }
 
 Result<long> sys_getresuid(Task& task, const SyscallArgs& a) {
-    const Process& p = task.process;
+    const Process& p = *task.process;
     VK_TRY(copy_out(task.mm(), UserPtr<u32>(a[0]), p.uid));
     VK_TRY(copy_out(task.mm(), UserPtr<u32>(a[1]), p.euid));
     VK_TRY(copy_out(task.mm(), UserPtr<u32>(a[2]), p.suid));
@@ -52,16 +224,63 @@ Result<long> sys_getresuid(Task& task, const SyscallArgs& a) {
 }
 
 Result<long> sys_getresgid(Task& task, const SyscallArgs& a) {
-    const Process& p = task.process;
+    const Process& p = *task.process;
     VK_TRY(copy_out(task.mm(), UserPtr<u32>(a[0]), p.gid));
     VK_TRY(copy_out(task.mm(), UserPtr<u32>(a[1]), p.egid));
     VK_TRY(copy_out(task.mm(), UserPtr<u32>(a[2]), p.sgid));
     return 0;
 }
 
+namespace {
+// setres[ug]id core: -1 keeps a value; unprivileged callers may only pick
+// among their current real, effective and saved ids.
+Result<long> set_ids(Process& p, u32& r, u32& e, u32& s, u64 nr, u64 ne, u64 ns) {
+    const u32 keep = 0xffff'ffff;
+    const bool priv = p.euid == 0;
+    auto allowed = [&](u32 v) { return priv || v == r || v == e || v == s; };
+    for (u64 v : {nr, ne, ns})
+        if (static_cast<u32>(v) != keep && !allowed(static_cast<u32>(v))) return err(EPERM);
+    if (static_cast<u32>(nr) != keep) r = static_cast<u32>(nr);
+    if (static_cast<u32>(ne) != keep) e = static_cast<u32>(ne);
+    if (static_cast<u32>(ns) != keep) s = static_cast<u32>(ns);
+    return 0;
+}
+}  // namespace
+
+Result<long> sys_setresuid(Task& task, const SyscallArgs& a) {
+    Process& p = *task.process;
+    return set_ids(p, p.uid, p.euid, p.suid, a[0], a[1], a[2]);
+}
+Result<long> sys_setresgid(Task& task, const SyscallArgs& a) {
+    Process& p = *task.process;
+    return set_ids(p, p.gid, p.egid, p.sgid, a[0], a[1], a[2]);
+}
+Result<long> sys_setuid(Task& task, const SyscallArgs& a) {
+    Process& p = *task.process;
+    if (p.euid == 0) return set_ids(p, p.uid, p.euid, p.suid, a[0], a[0], a[0]);
+    return set_ids(p, p.uid, p.euid, p.suid, ~0ULL, a[0], ~0ULL);
+}
+Result<long> sys_setgid(Task& task, const SyscallArgs& a) {
+    Process& p = *task.process;
+    if (p.euid == 0) return set_ids(p, p.gid, p.egid, p.sgid, a[0], a[0], a[0]);
+    return set_ids(p, p.gid, p.egid, p.sgid, ~0ULL, a[0], ~0ULL);
+}
+Result<long> sys_setreuid(Task& task, const SyscallArgs& a) {
+    Process& p = *task.process;
+    return set_ids(p, p.uid, p.euid, p.suid, a[0], a[1], ~0ULL);
+}
+Result<long> sys_setregid(Task& task, const SyscallArgs& a) {
+    Process& p = *task.process;
+    return set_ids(p, p.gid, p.egid, p.sgid, a[0], a[1], ~0ULL);
+}
+Result<long> sys_getgroups(Task&, const SyscallArgs&) { return 0; }
+Result<long> sys_setgroups(Task& task, const SyscallArgs&) {
+    return task.process->euid == 0 ? Result<long>(0) : err(EPERM);
+}
+
 Result<long> sys_umask(Task& task, const SyscallArgs& a) {
-    const u32 old = task.process.umask;
-    task.process.umask = static_cast<u32>(a[0]) & 0777;
+    const u32 old = task.process->umask;
+    task.process->umask = static_cast<u32>(a[0]) & 0777;
     return old;
 }
 
@@ -111,17 +330,23 @@ Result<long> sys_rseq(Task& task, const SyscallArgs& a) {
     if (flags) return err(EINVAL);
     if (task.rseq) return err(task.rseq == addr ? EBUSY : EINVAL);
     if (len < kRseqLen || (addr & (kRseqLen - 1))) return err(EINVAL);
-    // cpu_id_start and cpu_id: every thread runs on vCPU 0 for now.
-    const u32 cpu[2] = {0, 0};
-    VK_TRY(copy_out_bytes(task.mm(), addr, cpu, sizeof cpu));
-    task.rseq = addr;
-    return 0;
+    // Threads migrate between vCPUs without the rseq area being updated, so
+    // registration is refused: libc then falls back to getcpu (glibc and
+    // musl both handle ENOSYS).
+    return err(ENOSYS);
 }
 
 Result<long> sys_prctl(Task& task, const SyscallArgs& a) {
-    constexpr u64 kSetName = 15, kGetName = 16;
+    constexpr u64 kSetPdeathsig = 1, kGetPdeathsig = 2, kSetName = 15, kGetName = 16;
     char name[16] = {};
     switch (a[0]) {
+    case kSetPdeathsig:
+        if (a[1] > static_cast<u64>(kNsig)) return err(EINVAL);
+        task.process->pdeath_signal = static_cast<int>(a[1]);
+        return 0;
+    case kGetPdeathsig:
+        VK_TRY(copy_out(task.mm(), UserPtr<i32>(a[1]), static_cast<i32>(task.process->pdeath_signal)));
+        return 0;
     case kSetName: {
         const u64 n = copy_in_partial(task.mm(), a[1], name, sizeof name - 1);
         if (n == 0) return err(EFAULT);
@@ -137,16 +362,46 @@ Result<long> sys_prctl(Task& task, const SyscallArgs& a) {
     }
 }
 
-Result<long> sys_sched_yield(Task&, const SyscallArgs&) { return 0; }
+Result<long> sys_sched_yield(Task& task, const SyscallArgs&) {
+    task.kernel.yield(task);
+    return 0;
+}
 
 Result<long> sys_sched_getaffinity(Task& task, const SyscallArgs& a) {
     const int pid = static_cast<int>(a[0]);
-    if (pid != 0 && pid != task.process.pid) return err(ESRCH);
+    if (pid != 0 && !task.kernel.find_task(pid)) return err(ESRCH);
     const u64 len = a[1];
     if (len < sizeof(u64) || (len % sizeof(u64))) return err(EINVAL);
-    const u64 mask = 1;  // one vCPU
+    const unsigned n = task.kernel.cpu_count();
+    const u64 mask = n >= 64 ? ~0ULL : (1ULL << n) - 1;
     VK_TRY(copy_out(task.mm(), UserPtr<u64>(a[2]), mask));
     return sizeof(u64);
+}
+
+Result<long> sys_sched_setaffinity(Task& task, const SyscallArgs& a) {
+    const int pid = static_cast<int>(a[0]);
+    if (pid != 0 && !task.kernel.find_task(pid)) return err(ESRCH);
+    if (a[1] < sizeof(u64)) return err(EINVAL);
+    const u64 mask = VK_TRY(copy_in(task.mm(), UserPtr<u64>(a[2])));
+    const unsigned n = task.kernel.cpu_count();
+    const u64 valid = n >= 64 ? ~0ULL : (1ULL << n) - 1;
+    if (!(mask & valid)) return err(EINVAL);
+    return 0;  // one run queue: every vCPU may run every thread
+}
+
+Result<long> sys_getcpu(Task& task, const SyscallArgs& a) {
+    const u32 cpu = task.cpu ? task.cpu->id : 0;
+    const u32 node = 0;
+    if (a[0]) VK_TRY(copy_out(task.mm(), UserPtr<u32>(a[0]), cpu));
+    if (a[1]) VK_TRY(copy_out(task.mm(), UserPtr<u32>(a[1]), node));
+    return 0;
+}
+
+Result<long> sys_futex(Task& task, const SyscallArgs& a) {
+    auto r = do_futex(task, a[0], static_cast<int>(a[1]), static_cast<u32>(a[2]), a[3], a[4],
+                      static_cast<u32>(a[5]));
+    if (!r && r.error().code == EINTR) return err(kERestartSys);
+    return r;
 }
 
 namespace {
@@ -169,15 +424,14 @@ void init_limits(Process& p) {
     p.rlimits[RLIMIT_RTPRIO] = {0, 0};
 }
 
-Result<long> do_prlimit(Task& task, u64 resource, u64 new_addr, u64 old_addr) {
-    Process& p = task.process;
+Result<long> do_prlimit(Task& task, Process& p, u64 resource, u64 new_addr, u64 old_addr) {
     if (resource >= p.rlimits.size()) return err(EINVAL);
     init_limits(p);
     Rlimit nl{};
     if (new_addr) {
         nl = VK_TRY(copy_in(task.mm(), UserPtr<Rlimit>(new_addr)));
         if (nl.cur > nl.max) return err(EINVAL);
-        if (nl.max > p.rlimits[resource][1] && p.euid != 0) return err(EPERM);
+        if (nl.max > p.rlimits[resource][1] && task.process->euid != 0) return err(EPERM);
     }
     if (old_addr) {
         const Rlimit ol{p.rlimits[resource][0], p.rlimits[resource][1]};
@@ -190,12 +444,43 @@ Result<long> do_prlimit(Task& task, u64 resource, u64 new_addr, u64 old_addr) {
 }  // namespace
 
 Result<long> sys_prlimit64(Task& task, const SyscallArgs& a) {
-    const int pid = static_cast<int>(a[0]);
-    if (pid != 0 && pid != task.process.pid) return err(ESRCH);
-    return do_prlimit(task, a[1], a[2], a[3]);
+    Process* p = VK_TRY(process_arg(task, static_cast<int>(a[0])));
+    return do_prlimit(task, *p, a[1], a[2], a[3]);
 }
 
-Result<long> sys_getrlimit(Task& task, const SyscallArgs& a) { return do_prlimit(task, a[0], 0, a[1]); }
-Result<long> sys_setrlimit(Task& task, const SyscallArgs& a) { return do_prlimit(task, a[0], a[1], 0); }
+Result<long> sys_getrlimit(Task& task, const SyscallArgs& a) {
+    return do_prlimit(task, *task.process, a[0], 0, a[1]);
+}
+Result<long> sys_setrlimit(Task& task, const SyscallArgs& a) {
+    return do_prlimit(task, *task.process, a[0], a[1], 0);
+}
+
+Result<long> sys_getrusage(Task& task, const SyscallArgs& a) {
+    const int who = static_cast<int>(a[0]);
+    const Process& p = *task.process;
+    u64 u = 0, s = 0;
+    switch (who) {
+    case RUSAGE_SELF:
+    case RUSAGE_THREAD: u = p.utime_ns; s = p.stime_ns; break;
+    case RUSAGE_CHILDREN: u = p.cutime_ns; s = p.cstime_ns; break;
+    default: return err(EINVAL);
+    }
+    struct rusage ru{};
+    ru.ru_utime.tv_sec = static_cast<long>(u / 1'000'000'000);
+    ru.ru_utime.tv_usec = static_cast<long>(u % 1'000'000'000 / 1000);
+    ru.ru_stime.tv_sec = static_cast<long>(s / 1'000'000'000);
+    ru.ru_stime.tv_usec = static_cast<long>(s % 1'000'000'000 / 1000);
+    VK_TRY(copy_out(task.mm(), UserPtr<struct rusage>(a[1]), ru));
+    return 0;
+}
+
+Result<long> sys_times(Task& task, const SyscallArgs& a) {
+    const Process& p = *task.process;
+    const u64 tick = 10'000'000;  // USER_HZ = 100
+    const i64 t[4] = {static_cast<i64>(p.utime_ns / tick), static_cast<i64>(p.stime_ns / tick),
+                      static_cast<i64>(p.cutime_ns / tick), static_cast<i64>(p.cstime_ns / tick)};
+    if (a[0]) VK_TRY(copy_out_bytes(task.mm(), a[0], t, sizeof t));
+    return static_cast<long>(task.kernel.uptime_seconds() * 100);
+}
 
 }  // namespace vk::sys

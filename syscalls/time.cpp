@@ -4,6 +4,8 @@
 #include <time.h>
 
 #include "syscalls/syscalls.h"
+#include "vkernel/kernel.h"
+#include "vkernel/signal_delivery.h"
 #include "vkernel/user_memory.h"
 
 namespace vk::sys {
@@ -35,12 +37,25 @@ Result<clockid_t> host_clock(u64 id) {
     }
 }
 
-Result<long> sleep_for(Task& task, const Timespec& ts, u64 rem_addr) {
+// Sleeps until `deadline`; a signal ends the sleep with EINTR and the time
+// left in `rem_addr` (if given), as nanosleep(2) says.
+Result<long> sleep_until(Task& task, Clock::time_point deadline, u64 rem_addr) {
+    const WakeReason why = task.kernel.sleep(task, nullptr, deadline);
+    if (why != WakeReason::kInterrupted) return 0;
+    if (rem_addr) {
+        auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+        if (left.count() < 0) left = {};
+        const Timespec rem{static_cast<i64>(left.count() / 1'000'000'000),
+                           static_cast<i64>(left.count() % 1'000'000'000)};
+        VK_TRY(copy_out(task.mm(), UserPtr<Timespec>(rem_addr), rem));
+    }
+    return err(EINTR);
+}
+
+Result<Clock::duration> duration_of(const Timespec& ts) {
     if (ts.nsec < 0 || ts.nsec >= 1'000'000'000 || ts.sec < 0) return err(EINVAL);
-    struct timespec req{ts.sec, ts.nsec}, rem{};
-    while (::nanosleep(&req, &rem) < 0 && errno == EINTR) req = rem;
-    if (rem_addr) VK_TRY(copy_out(task.mm(), UserPtr<Timespec>(rem_addr), Timespec{0, 0}));
-    return 0;
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(ts.sec) +
+                                                       std::chrono::nanoseconds(ts.nsec));
 }
 
 }  // namespace
@@ -81,22 +96,30 @@ Result<long> sys_time(Task& task, const SyscallArgs& a) {
 
 Result<long> sys_nanosleep(Task& task, const SyscallArgs& a) {
     const Timespec ts = VK_TRY(copy_in(task.mm(), UserPtr<Timespec>(a[0])));
-    return sleep_for(task, ts, a[1]);
+    const auto d = VK_TRY(duration_of(ts));
+    return sleep_until(task, Clock::now() + d, a[1]);
 }
 
 Result<long> sys_clock_nanosleep(Task& task, const SyscallArgs& a) {
     constexpr u64 kTimerAbstime = 1;
     const clockid_t c = VK_TRY(host_clock(a[0]));
-    Timespec ts = VK_TRY(copy_in(task.mm(), UserPtr<Timespec>(a[2])));
+    if (a[0] == CLOCK_THREAD_CPUTIME_ID) return err(EINVAL);
+    const Timespec ts = VK_TRY(copy_in(task.mm(), UserPtr<Timespec>(a[2])));
+    const auto d = VK_TRY(duration_of(ts));
     if (a[1] & kTimerAbstime) {
+        // An absolute time on clock c, as a deadline on the steady clock.
         struct timespec now{};
         ::clock_gettime(c, &now);
-        i64 ns = (ts.sec - now.tv_sec) * 1'000'000'000 + (ts.nsec - now.tv_nsec);
-        if (ns < 0) ns = 0;
-        ts = {ns / 1'000'000'000, ns % 1'000'000'000};
-        return sleep_for(task, ts, 0);
+        const auto now_d = std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+        auto left = std::chrono::duration_cast<Clock::duration>(d - now_d);
+        if (left.count() < 0) left = {};
+        auto r = sleep_until(task, Clock::now() + left, 0);
+        if (!r) return r.error().code == EINTR ? err(kERestartNoHand) : r;
+        return 0;
     }
-    return sleep_for(task, ts, a[3]);
+    auto r = sleep_until(task, Clock::now() + d, a[3]);
+    if (!r) return Unexpected{r.error()};  // clock_nanosleep returns the error, not -1
+    return 0;
 }
 
 }  // namespace vk::sys

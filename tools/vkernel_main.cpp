@@ -31,6 +31,7 @@ void usage(FILE* out) {
         "kernel, and exits with its status (128+N if a signal N killed it).\n"
         "\n"
         "  -m, --memory SIZE     guest memory, with K, M or G suffix (default 256M)\n"
+        "  -n, --cpus N          virtual CPUs: host threads running guest code (default 1)\n"
         "  -e, --env NAME=VALUE  set a guest environment variable (repeatable); the\n"
         "                        guest inherits nothing from the host but TERM\n"
         "      --strace          print each guest syscall to stderr\n"
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
     enum { kOptStrace = 256, kOptVersion, kOptDebug };
     static const option long_opts[] = {
         {"memory", required_argument, nullptr, 'm'},
+        {"cpus", required_argument, nullptr, 'n'},
         {"env", required_argument, nullptr, 'e'},
         {"strace", no_argument, nullptr, kOptStrace},
         {"help", no_argument, nullptr, 'h'},
@@ -94,7 +96,7 @@ int main(int argc, char** argv) {
     };
     int c;
     // '+': options end at the first non-option, so the program's own options pass through.
-    while ((c = getopt_long(argc, argv, "+m:e:h", long_opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "+m:n:e:h", long_opts, nullptr)) != -1) {
         switch (c) {
         case 'm':
             if (!parse_size(optarg, opts.memory) || opts.memory < (4ULL << 20)) {
@@ -103,6 +105,16 @@ int main(int argc, char** argv) {
                 return kExitUsage;
             }
             break;
+        case 'n': {
+            char* end = nullptr;
+            const long n = std::strtol(optarg, &end, 10);
+            if (!*optarg || *end || n < 1 || n > 64) {
+                vk::log_error("bad --cpus '{}': give a number from 1 to 64", optarg);
+                return kExitUsage;
+            }
+            opts.cpus = static_cast<unsigned>(n);
+            break;
+        }
         case 'e':
             if (!std::strchr(optarg, '=')) {
                 vk::log_error("bad --env '{}': write NAME=VALUE", optarg);

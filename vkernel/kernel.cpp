@@ -5,12 +5,17 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "vkernel/signal_delivery.h"
 #include "vkernel/strace.h"
 
 namespace vk {
 
 using vmspace::Trap;
 using vmspace::TrapKind;
+
+namespace {
+constexpr auto kSlice = std::chrono::milliseconds(10);
+}  // namespace
 
 std::string signal_name(int sig) {
     const char* abbrev = sigabbrev_np(sig);
@@ -22,47 +27,262 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
     auto mem = VK_TRY(pmap::PhysMemory::create(opts.memory));
     std::unique_ptr<Kernel> k(new Kernel(opts, table, std::move(mem)));
     k->machine_ = VK_TRY(vmspace::Machine::create(k->mem_, k->frames_));
-    k->vcpu_ = VK_TRY(vmspace::Vcpu::create(*k->machine_, 0));
+    for (unsigned i = 0; i < std::max(1u, opts.cpus); i++) {
+        auto cpu = std::make_unique<Cpu>();
+        cpu->id = i;
+        cpu->vcpu = VK_TRY(vmspace::Vcpu::create(*k->machine_, i));
+        k->cpus_.push_back(std::move(cpu));
+    }
     return k;
 }
 
-u64 Kernel::uptime_seconds() const {
-    return static_cast<u64>(std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::steady_clock::now() - boot_time_)
-                                .count());
-}
-
 Kernel::~Kernel() {
-    init_task_.reset();
-    init_.reset();
+    // Every task has finished by now (run() waits for it); what is left are
+    // records: zombies nobody reaped and their memory.
+    tasks_.clear();
+    processes_.clear();
 }
 
-void Kernel::kill_by_signal(Task& task, int sig, const std::string& detail) {
-    Process& p = task.process;
-    if (p.exited) return;
-    log_error("{}: killed by {}{}", p.exe, signal_name(sig), detail);
-    p.exited = true;
-    p.exit_status = sig;
+u64 Kernel::uptime_seconds() const {
+    return static_cast<u64>(
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - boot_time_).count());
+}
+
+int Kernel::alloc_pid() {
+    // Linux hands out increasing pids and wraps; a vkernel lives short enough
+    // that we only skip those still in use.
+    for (;;) {
+        const int pid = next_pid_++;
+        if (next_pid_ > 4'194'304) next_pid_ = 2;
+        if (!tasks_.count(pid) && !processes_.count(pid)) return pid;
+    }
 }
 
 Result<int, ExecError> Kernel::run(const std::string& path, const std::vector<std::string>& argv,
                                    const std::vector<std::string>& envp) {
-    init_ = std::make_unique<Process>();
-    init_task_ = std::make_unique<Task>(*this, *init_);
-    Task& task = *init_task_;
-    VK_TRY(load_program(task, *machine_, path, argv, envp));
+    std::unique_lock lk(kmu_);
+    const int pid = alloc_pid();
+    auto proc = std::make_unique<Process>();
+    proc->pid = proc->pgid = proc->sid = pid;
+    proc->sighand = std::make_shared<SigHand>();
+    auto task = std::make_unique<Task>(*this, proc.get());
+    task->tid = pid;
+    vmspace::Vcpu::init_fpu(task->fpu);
+    Task* t = task.get();
+    proc->threads.push_back(t);
+    Process* p = proc.get();
+    processes_.emplace(pid, std::move(proc));
+    tasks_.emplace(pid, std::move(task));
+    auto img = load_image(*machine_, path, argv, envp, *p);
+    if (!img) {
+        processes_.clear();
+        tasks_.clear();
+        return Unexpected{img.error()};
+    }
+    p->mm = img->mm;
+    p->exe = img->path;
+    t->regs = img->regs;
+    t->comm = img->path.substr(img->path.rfind('/') + 1).substr(0, 15);
+    start_task(*t);
+    lk.unlock();
 
-    while (!init_->exited) {
-        auto trap = vcpu_->run(task.mm().space(), task.regs);
-        if (!trap) return Unexpected{ExecError{1, trap.error().message()}};
+    std::thread ticker([this] { ticker_loop(); });
+    for (auto& cpu : cpus_) {
+        Cpu* c = cpu.get();
+        c->thread = std::thread([this, c] { cpu_loop(*c); });
+    }
+    for (auto& cpu : cpus_) cpu->thread.join();
+    {
+        std::lock_guard g(kmu_);
+        stopping_ = true;
+    }
+    ticker_cv_.notify_all();
+    ticker.join();
+    return init_status_;
+}
+
+void Kernel::start_task(Task& t) {
+    t.fiber = std::make_unique<Fiber>([this, &t] { task_main(t); });
+    t.state = TaskState::kRunnable;
+    runq_.push_back(&t);
+    idle_cv_.notify_one();
+}
+
+void Kernel::cpu_loop(Cpu& cpu) {
+    // The kick signal must be blocked in this thread before its first KVM_RUN.
+    std::unique_lock lk(kmu_);
+    while (!stopping_) {
+        if (runq_.empty()) {
+            if (tasks_.empty()) break;  // everything has exited
+            idle_cv_.wait(lk);
+            continue;
+        }
+        Task* t = runq_.front();
+        runq_.pop_front();
+        t->state = TaskState::kRunning;
+        t->cpu = &cpu;
+        cpu.current = t;
+        t->fiber->resume();
+        cpu.current = nullptr;
+        if (t->fiber->finished()) release_task(t);
+    }
+    stopping_ = true;
+    idle_cv_.notify_all();
+}
+
+void Kernel::release_task(Task* t) {
+    for (auto& c : cpus_)
+        if (c->fpu_owner == t) c->fpu_owner = nullptr;
+    tasks_.erase(t->tid);
+    if (tasks_.empty()) {
+        stopping_ = true;
+        idle_cv_.notify_all();
+    }
+}
+
+void Kernel::switch_fpu(Cpu& cpu, Task& t) {
+    if (cpu.fpu_owner == &t) return;
+    if (cpu.fpu_owner) (void)cpu.vcpu->save_fpu(cpu.fpu_owner->fpu);
+    (void)cpu.vcpu->load_fpu(t.fpu);
+    cpu.fpu_owner = &t;
+}
+
+void Kernel::task_main(Task& t) {
+    for (;;) {
+        deliver_signals(t);
+        if (t.exiting) break;
+        Cpu& cpu = *t.cpu;
+        switch_fpu(cpu, t);
+        std::shared_ptr<Mm> mm = t.process->mm;  // alive across the unlocked run
+        cpu.in_guest.store(true, std::memory_order_release);
+        kmu_.unlock();
+        auto trap = cpu.vcpu->run(mm->space(), t.regs);
+        kmu_.lock();
+        cpu.in_guest.store(false, std::memory_order_release);
+        if (!trap) {
+            log_error("{}", trap.error().message());
+            kill_by_signal(t, SIGKILL, " (the vkernel could not run it)");
+            continue;
+        }
         switch (trap->kind) {
-        case TrapKind::kSyscall: dispatch_syscall(task); break;
-        case TrapKind::kPageFault: handle_fault(task, trap.value()); break;
-        case TrapKind::kException: handle_exception(task, trap.value()); break;
-        case TrapKind::kInterrupted: break;
+        case TrapKind::kSyscall: dispatch_syscall(t); break;
+        case TrapKind::kPageFault: handle_fault(t, trap.value()); break;
+        case TrapKind::kException: handle_exception(t, trap.value()); break;
+        case TrapKind::kInterrupted:
+            if (!runq_.empty()) yield(t);
+            break;
         }
     }
-    return init_->exit_status;
+    exit_thread(t, t.exit_code);
+    // The fiber ends here; cpu_loop releases the task.
+    t.state = TaskState::kDead;
+}
+
+void Kernel::yield(Task& t) {
+    Cpu& cpu = *t.cpu;
+    if (cpus_.size() > 1 && cpu.fpu_owner == &t) {
+        (void)cpu.vcpu->save_fpu(t.fpu);
+        cpu.fpu_owner = nullptr;
+    }
+    t.state = TaskState::kRunnable;
+    runq_.push_back(&t);
+    t.fiber->suspend();
+}
+
+WakeReason Kernel::sleep(Task& t, WaitQueue* wq, std::optional<Clock::time_point> deadline,
+                         bool interruptible) {
+    if (interruptible && (signal_pending(t) || t.exiting)) return WakeReason::kInterrupted;
+    if (deadline && *deadline <= Clock::now()) return WakeReason::kTimedOut;
+    u64 timer = 0;
+    if (deadline) timer = add_timer(*deadline, [this, &t] { wake(t, WakeReason::kTimedOut); });
+    if (wq) wq->add(&t);
+    t.sleeping_on = wq;
+    t.interruptible = interruptible;
+    t.wake_reason = WakeReason::kNone;
+    t.state = TaskState::kBlocked;
+    Cpu& cpu = *t.cpu;
+    if (cpus_.size() > 1 && cpu.fpu_owner == &t) {
+        // Another vCPU may run this task next: its FPU state must be in memory.
+        (void)cpu.vcpu->save_fpu(t.fpu);
+        cpu.fpu_owner = nullptr;
+    }
+    t.fiber->suspend();
+    if (wq) wq->remove(&t);
+    t.sleeping_on = nullptr;
+    if (timer) cancel_timer(timer);
+    return t.wake_reason;
+}
+
+void Kernel::wake(Task& t, WakeReason why) {
+    if (t.state != TaskState::kBlocked) return;
+    if (why == WakeReason::kInterrupted && !t.interruptible) return;
+    if (t.sleeping_on) {
+        t.sleeping_on->remove(&t);
+        t.sleeping_on = nullptr;
+    }
+    t.wake_reason = why;
+    t.state = TaskState::kRunnable;
+    runq_.push_back(&t);
+    idle_cv_.notify_one();
+}
+
+void Kernel::wake_all(WaitQueue& wq) {
+    auto waiters = wq.waiters();
+    for (Task* t : waiters) wake(*t);
+}
+
+int Kernel::wake_some(WaitQueue& wq, int n, const std::function<bool(Task&)>& pred) {
+    int woken = 0;
+    auto waiters = wq.waiters();
+    for (Task* t : waiters) {
+        if (woken >= n) break;
+        if (!pred(*t)) continue;
+        wake(*t);
+        woken++;
+    }
+    return woken;
+}
+
+u64 Kernel::add_timer(Clock::time_point deadline, std::function<void()> fn) {
+    const u64 id = next_timer_++;
+    const bool first = timers_.empty() || deadline < timers_.begin()->first;
+    timers_.emplace(deadline, std::make_pair(id, std::move(fn)));
+    if (first) ticker_cv_.notify_one();
+    return id;
+}
+
+bool Kernel::cancel_timer(u64 id) {
+    for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+        if (it->second.first == id) {
+            timers_.erase(it);
+            return true;
+        }
+    }
+    return false;
+}
+
+// The ticker fires timers and preempts: while tasks wait in the run queue it
+// kicks vCPUs that are running guest code, once per slice.
+void Kernel::ticker_loop() {
+    std::unique_lock lk(kmu_);
+    auto next_tick = Clock::now() + kSlice;
+    while (!stopping_) {
+        auto until = next_tick;
+        if (!timers_.empty()) until = std::min(until, timers_.begin()->first);
+        ticker_cv_.wait_until(lk, until);
+        const auto now = Clock::now();
+        while (!timers_.empty() && timers_.begin()->first <= now) {
+            auto fn = std::move(timers_.begin()->second.second);
+            timers_.erase(timers_.begin());
+            fn();
+        }
+        if (now >= next_tick) {
+            next_tick = now + kSlice;
+            if (!runq_.empty())
+                for (auto& c : cpus_)
+                    if (c->in_guest.load(std::memory_order_acquire)) c->vcpu->kick();
+        }
+    }
 }
 
 void Kernel::dispatch_syscall(Task& task) {
@@ -74,8 +294,11 @@ void Kernel::dispatch_syscall(Task& task) {
     if (opts_.strace) before = strace_call(task, nr, desc, args);
 
     Result<long> res = err(ENOSYS);
+    task.orig_rax = nr;
     if (desc && desc->fn) {
+        task.in_syscall = true;
         res = desc->fn(task, args);
+        task.in_syscall = false;
     } else {
         const u64 slot = nr < kSyscallCount ? nr : kSyscallCount;
         if (!reported_[slot]) {
@@ -86,9 +309,17 @@ void Kernel::dispatch_syscall(Task& task) {
                 log_error("unknown syscall {} returns ENOSYS", nr);
         }
     }
-    const long ret = res ? res.value() : -static_cast<long>(res.error().code);
-    if (opts_.strace) strace_result(before, ret, task.process.exited);
-    r.rax = static_cast<u64>(ret);
+    long ret = res ? res.value() : -static_cast<long>(res.error().code);
+    if (opts_.strace) strace_result(before, ret, task.exiting, task.tid);
+    if (ret <= -kERestartSys && ret >= -kERestartRestartBlock && !task.regs_replaced) {
+        // Interrupted: a signal decides (deliver_signals); with none
+        // deliverable after all, the call simply restarts.
+        r.rax = static_cast<u64>(ret);
+        return;
+    }
+    // A successful execve or rt_sigreturn has set every register itself.
+    if (!task.regs_replaced) r.rax = static_cast<u64>(ret);
+    task.regs_replaced = false;
 }
 
 void Kernel::handle_fault(Task& task, const Trap& trap) {
@@ -99,26 +330,39 @@ void Kernel::handle_fault(Task& task, const Trap& trap) {
         kill_by_signal(task, SIGKILL, " (out of guest memory; raise -m)");
         return;
     }
-    kill_by_signal(task, SIGSEGV,
-                   fmt::format(" (fault address {:#x}, rip {:#x}, {})", trap.address, task.regs.rip,
-                               res.error() == FaultError::kMapErr ? "SEGV_MAPERR" : "SEGV_ACCERR"));
+    KSigInfo info;
+    info.signo = SIGSEGV;
+    info.code = res.error() == FaultError::kMapErr ? 1 : 2;  // SEGV_MAPERR, SEGV_ACCERR
+    info.u.fault.addr = trap.address;
+    task.fault_detail = fmt::format(" (fault address {:#x}, rip {:#x}, {})", trap.address,
+                                    task.regs.rip, info.code == 1 ? "SEGV_MAPERR" : "SEGV_ACCERR");
+    task.fault_trapno = trap.vector;
+    task.fault_error = trap.error_code;
+    task.fault_cr2 = trap.address;
+    force_signal(task, SIGSEGV, info);
 }
 
 void Kernel::handle_exception(Task& task, const Trap& trap) {
+    KSigInfo info;
     int sig;
     switch (trap.vector) {
-    case vmspace::kVecDivide:
+    case vmspace::kVecDivide: sig = SIGFPE; info.code = 1; break;  // FPE_INTDIV
     case vmspace::kVecX87:
-    case vmspace::kVecSimd: sig = SIGFPE; break;
+    case vmspace::kVecSimd: sig = SIGFPE; info.code = 0; break;
     case vmspace::kVecDebug:
-    case vmspace::kVecBreakpoint: sig = SIGTRAP; break;
-    case vmspace::kVecInvalidOpcode: sig = SIGILL; break;
-    case vmspace::kVecAlignment: sig = SIGBUS; break;
-    default: sig = SIGSEGV; break;  // #GP, #SS, #NP, bound ... as Linux does
+    case vmspace::kVecBreakpoint: sig = SIGTRAP; info.code = 0x80; break;  // SI_KERNEL
+    case vmspace::kVecInvalidOpcode: sig = SIGILL; info.code = 2; break;   // ILL_ILLOPN
+    case vmspace::kVecAlignment: sig = SIGBUS; info.code = 1; break;       // BUS_ADRALN
+    default: sig = SIGSEGV; info.code = 0x80; break;  // #GP and friends: SI_KERNEL, as Linux
     }
-    kill_by_signal(task, sig,
-                   fmt::format(" (vector {}, error code {:#x}, rip {:#x})", trap.vector,
-                               trap.error_code, task.regs.rip));
+    info.signo = sig;
+    if (sig == SIGFPE || sig == SIGILL) info.u.fault.addr = task.regs.rip;
+    task.fault_detail = fmt::format(" (vector {}, error code {:#x}, rip {:#x})", trap.vector,
+                                    trap.error_code, task.regs.rip);
+    task.fault_trapno = trap.vector;
+    task.fault_error = trap.error_code;
+    task.fault_cr2 = 0;
+    force_signal(task, sig, info);
 }
 
 }  // namespace vk

@@ -1,10 +1,25 @@
 #pragma once
 
+// The vkernel: guest memory, the KVM machine, N vCPU host threads that run
+// guest threads (fibers) from one run queue, the process table and timers.
+//
+// Lock order: kmu_ (the kernel lock) → FrameAllocator::mu_ (leaf).
+// kmu_ guards all kernel state. A vCPU thread holds it while it runs kernel
+// code (its scheduler or a task's fiber) and releases it inside KVM_RUN, while
+// idle, and around blocking host calls (without_lock).
+
+#include <atomic>
 #include <bitset>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/result.h"
@@ -20,20 +35,38 @@ namespace vk {
 
 struct KernelOptions {
     u64 memory = 256ULL << 20;  // -m
+    unsigned cpus = 1;          // -n
     bool strace = false;        // --strace
 };
 
-// The vkernel: guest memory, the KVM machine, its vCPU and the processes on
-// it. For now one process with one thread runs to completion on the calling
-// host thread.
+// One vCPU and the host thread that runs it.
+struct Cpu {
+    unsigned id = 0;
+    std::unique_ptr<vmspace::Vcpu> vcpu;
+    std::thread thread;
+    Task* current = nullptr;         // kernel lock
+    Task* fpu_owner = nullptr;       // whose FPU state the vCPU holds (kernel lock)
+    std::atomic<bool> in_guest{false};
+};
+
+// What clone(2) asks for, decoded.
+struct CloneArgs {
+    u64 flags = 0;
+    u64 stack = 0;
+    u64 parent_tid = 0;
+    u64 child_tid = 0;
+    u64 tls = 0;
+    int exit_signal = 0;
+};
+
 class Kernel {
 public:
     static Result<std::unique_ptr<Kernel>, HostError> create(const KernelOptions& opts,
                                                             const SyscallTable& table);
     ~Kernel();
 
-    // Starts the program at host path `path` and runs it until it exits.
-    // Returns its wait status (exit code << 8, or the killing signal).
+    // Starts init from host path `path` and runs the vCPUs until init exits.
+    // Returns init's wait status (exit code << 8, or the killing signal).
     Result<int, ExecError> run(const std::string& path, const std::vector<std::string>& argv,
                                const std::vector<std::string>& envp);
 
@@ -41,30 +74,110 @@ public:
     vmspace::Machine& machine() { return *machine_; }
     pmap::FrameAllocator& frames() { return frames_; }
     u64 memory_bytes() const { return mem_.size(); }
-    // Seconds since this vkernel booted (sysinfo, /proc/uptime).
     u64 uptime_seconds() const;
+    unsigned cpu_count() const { return static_cast<unsigned>(cpus_.size()); }
+    std::size_t process_count() const { return processes_.size(); }
 
+    // --- Scheduling (kernel lock held) -------------------------------------
+    // Puts the calling task to sleep on `wq` (may be null) until woken, its
+    // deadline passes, or (if interruptible) a signal arrives.
+    WakeReason sleep(Task& t, WaitQueue* wq, std::optional<Clock::time_point> deadline,
+                     bool interruptible = true);
+    void wake(Task& t, WakeReason why = WakeReason::kWoken);
+    void wake_all(WaitQueue& wq);
+    // Wakes at most n tasks of wq matching pred; returns how many.
+    int wake_some(WaitQueue& wq, int n, const std::function<bool(Task&)>& pred);
+    void yield(Task& t);
+    // Runs a blocking host call without the kernel lock. The task stays on
+    // its vCPU meanwhile.
+    template <typename F>
+    auto without_lock(F&& f) {
+        kmu_.unlock();
+        struct Relock {
+            std::mutex& m;
+            ~Relock() { m.lock(); }
+        } relock{kmu_};
+        return f();
+    }
+
+    // Timers: the callback runs with the kernel lock held, on some host thread.
+    u64 add_timer(Clock::time_point deadline, std::function<void()> fn);
+    bool cancel_timer(u64 id);
+
+    // --- Processes (process.cpp) -------------------------------------------
+    Process* find_process(int pid);
+    Task* find_task(int tid);
+    const std::map<int, std::unique_ptr<Process>>& processes() const { return processes_; }
+    Result<int> clone_task(Task& parent, const CloneArgs& args);
+    // Replaces the process image; on success the task continues at the new entry.
+    Result<void> exec(Task& t, const std::string& path, std::vector<std::string> argv,
+                      const std::vector<std::string>& envp);
+    // Ends the calling thread / its whole process with wait status `status`.
+    void exit_thread(Task& t, int code);
+    void exit_group(Task& t, int status);
+    // wait4/waitid core: the first child matching (idtype, id) with a
+    // reportable state; blocks unless WNOHANG.
+    struct WaitResult {
+        int pid = 0;
+        int status = 0;  // wait status
+        int code = 0;    // CLD_EXITED, CLD_KILLED ...
+        u32 uid = 0;
+        u64 utime_ns = 0, stime_ns = 0;
+    };
+    Result<WaitResult> wait_child(Task& t, int idtype, int id, int options);
+
+    // --- Signals (signals.cpp) ---------------------------------------------
+    void send_signal(Process& p, int sig, const KSigInfo& info);
+    void send_signal_to_task(Task& t, int sig, const KSigInfo& info);
+    bool signal_pending(const Task& t) const;
+    // A synchronous signal from a CPU fault: it cannot be blocked or ignored
+    // (Linux's force_sig_info).
+    void force_signal(Task& t, int sig, const KSigInfo& info);
+    // Delivers pending signals before the task returns to user mode.
+    void deliver_signals(Task& t);
     // Ends `task`'s process as if by signal `sig` with a one-line report.
     void kill_by_signal(Task& task, int sig, const std::string& detail);
+
+    std::mutex& lock() { return kmu_; }
 
 private:
     Kernel(const KernelOptions& o, const SyscallTable& t, pmap::PhysMemory mem)
         : opts_(o), table_(t), mem_(std::move(mem)), frames_(mem_) {}
+    void cpu_loop(Cpu& cpu);
+    void task_main(Task& t);
+    void ticker_loop();
+    void switch_fpu(Cpu& cpu, Task& t);
     void dispatch_syscall(Task& task);
     void handle_fault(Task& task, const vmspace::Trap& trap);
     void handle_exception(Task& task, const vmspace::Trap& trap);
+    void start_task(Task& t);
+    void release_task(Task* t);
+    void finish_process(Process& p);
+    void reap(Process* child);
+    void shutdown_locked();
+    int alloc_pid();
 
     KernelOptions opts_;
-    std::chrono::steady_clock::time_point boot_time_ = std::chrono::steady_clock::now();
     const SyscallTable& table_;
+    Clock::time_point boot_time_ = Clock::now();
     // Declaration order is destruction order reversed: processes go before
-    // the vCPU, the machine, the frames and finally the memory itself.
+    // the vCPUs, the machine, the frames and finally the memory itself.
     pmap::PhysMemory mem_;
     pmap::FrameAllocator frames_;
     std::unique_ptr<vmspace::Machine> machine_;
-    std::unique_ptr<vmspace::Vcpu> vcpu_;
-    std::unique_ptr<Process> init_;
-    std::unique_ptr<Task> init_task_;
+    std::vector<std::unique_ptr<Cpu>> cpus_;
+
+    std::mutex kmu_;                        // the kernel lock
+    std::condition_variable idle_cv_;       // idle vCPUs
+    std::condition_variable ticker_cv_;     // the ticker's next deadline changed
+    std::deque<Task*> runq_;
+    std::map<int, std::unique_ptr<Process>> processes_;
+    std::map<int, std::unique_ptr<Task>> tasks_;
+    std::multimap<Clock::time_point, std::pair<u64, std::function<void()>>> timers_;
+    u64 next_timer_ = 1;
+    int next_pid_ = 1;
+    bool stopping_ = false;
+    int init_status_ = 0;
     std::bitset<kSyscallCount + 1> reported_;  // unknown syscalls already reported
 };
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 #include "base/unique_fd.h"
 #include "vkernel/elf.h"
@@ -31,22 +32,22 @@ Result<std::shared_ptr<std::vector<std::byte>>, ExecError> read_file(const std::
     if (!fd.valid()) {
         const int e = errno;
         if (e == ENOENT || e == ENOTDIR)
-            return Unexpected{ExecError{127, path + ": no such file"}};
-        return Unexpected{ExecError{126, path + ": cannot open: " + std::strerror(e)}};
+            return Unexpected{ExecError{127, path + ": no such file", e}};
+        return Unexpected{ExecError{126, path + ": cannot open: " + std::strerror(e), e}};
     }
     struct stat st{};
     if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
-        return Unexpected{ExecError{126, path + ": not a regular file"}};
+        return Unexpected{ExecError{126, path + ": not a regular file", EACCES}};
     if (static_cast<u64>(st.st_size) > kMaxProgramBytes)
-        return Unexpected{ExecError{126, path + ": program file is larger than 1 GiB"}};
+        return Unexpected{ExecError{126, path + ": program file is larger than 1 GiB", ENOMEM}};
     if (!(st.st_mode & 0111))
-        return Unexpected{ExecError{126, path + ": permission denied (not executable)"}};
+        return Unexpected{ExecError{126, path + ": permission denied (not executable)", EACCES}};
     auto data = std::make_shared<std::vector<std::byte>>(static_cast<u64>(st.st_size));
     u64 done = 0;
     while (done < data->size()) {
         const ssize_t n = ::read(fd.get(), data->data() + done, data->size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return Unexpected{ExecError{126, path + ": read failed"}};
+        if (n <= 0) return Unexpected{ExecError{126, path + ": read failed", EIO}};
         done += static_cast<u64>(n);
     }
     return data;
@@ -60,13 +61,65 @@ u32 region_prot(u32 pf) {
     return p;
 }
 
+// Splits a "#!interpreter [arg]" line as Linux does: one optional argument,
+// the rest of the line included.
+std::optional<std::pair<std::string, std::string>> shebang(const std::vector<std::byte>& file) {
+    if (file.size() < 2 || file[0] != std::byte{'#'} || file[1] != std::byte{'!'}) return {};
+    std::string line;
+    for (std::size_t i = 2; i < file.size() && i < 256 && file[i] != std::byte{'\n'}; i++)
+        line.push_back(static_cast<char>(file[i]));
+    auto trim = [](std::string& x) {
+        while (!x.empty() && (x.back() == ' ' || x.back() == '\t' || x.back() == '\r')) x.pop_back();
+        std::size_t b = 0;
+        while (b < x.size() && (x[b] == ' ' || x[b] == '\t')) b++;
+        x.erase(0, b);
+    };
+    trim(line);
+    const auto sp = line.find_first_of(" \t");
+    std::string interp = line.substr(0, sp), arg;
+    if (sp != std::string::npos) {
+        arg = line.substr(sp + 1);
+        trim(arg);
+    }
+    return std::make_pair(interp, arg);
+}
+
+Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::string& path,
+                                        std::shared_ptr<std::vector<std::byte>> file,
+                                        const std::vector<std::string>& argv,
+                                        const std::vector<std::string>& envp,
+                                        const Process& p);
+
 }  // namespace
 
-Result<void, ExecError> load_program(Task& task, vmspace::Machine& machine,
-                                     const std::string& path,
-                                     const std::vector<std::string>& argv,
-                                     const std::vector<std::string>& envp) {
-    auto file = VK_TRY(read_file(path));
+Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const std::string& path,
+                                          std::vector<std::string> argv,
+                                          const std::vector<std::string>& envp,
+                                          const Process& creds) {
+    std::string cur = path;
+    for (int depth = 0;; depth++) {
+        auto file = VK_TRY(read_file(cur));
+        auto sb = shebang(*file);
+        if (!sb) return load_elf(machine, cur, std::move(file), argv, envp, creds);
+        if (depth >= 4) return Unexpected{ExecError{126, path + ": too many levels of #! interpreters", ELOOP}};
+        if (sb->first.empty()) return Unexpected{ExecError{126, cur + ": empty #! line", ENOEXEC}};
+        // argv becomes: interpreter [arg] script original-argv[1:]
+        std::vector<std::string> next{sb->first};
+        if (!sb->second.empty()) next.push_back(sb->second);
+        next.push_back(cur);
+        if (!argv.empty()) next.insert(next.end(), argv.begin() + 1, argv.end());
+        argv = std::move(next);
+        cur = sb->first;
+    }
+}
+
+namespace {
+
+Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::string& path,
+                                        std::shared_ptr<std::vector<std::byte>> file,
+                                        const std::vector<std::string>& argv,
+                                        const std::vector<std::string>& envp,
+                                        const Process& p) {
     auto parsed = parse_elf(std::span<const std::byte>(file->data(), file->size()));
     if (!parsed) return Unexpected{ExecError{126, path + ": " + parsed.error()}};
     const ElfImage& img = parsed.value();
@@ -74,11 +127,11 @@ Result<void, ExecError> load_program(Task& task, vmspace::Machine& machine,
     const u64 bias = img.pie ? kPieBias - img.min_vaddr : 0;
     if (img.max_vaddr + bias > Mm::kUserTop - kStackSize - (1ULL << 32) ||
         img.min_vaddr + bias < Mm::kUserMin)
-        return Unexpected{ExecError{126, path + ": program addresses out of range"}};
+        return Unexpected{ExecError{126, path + ": program addresses out of range", ENOEXEC}};
 
     auto mm_r = Mm::create(machine);
-    if (!mm_r) return Unexpected{ExecError{1, "out of guest memory creating an address space"}};
-    auto mm = std::move(mm_r.value());
+    if (!mm_r) return Unexpected{ExecError{1, "out of guest memory creating an address space", ENOMEM}};
+    std::shared_ptr<Mm> mm = std::move(mm_r.value());
 
     for (const ElfSegment& s : img.segments) {
         Region r;
@@ -109,13 +162,13 @@ Result<void, ExecError> load_program(Task& task, vmspace::Machine& machine,
     u64 total = path.size() + 1;
     for (const auto& s : argv) total += s.size() + 1;
     for (const auto& s : envp) total += s.size() + 1;
-    if (total > kArgMax) return Unexpected{ExecError{126, "argument list too long"}};
+    if (total > kArgMax) return Unexpected{ExecError{126, "argument list too long", E2BIG}};
 
     u64 sp = top;
     auto push = [&](const void* data, u64 len) -> Result<u64, ExecError> {
         sp -= len;
         if (!copy_out_bytes(*mm, sp, data, len))
-            return Unexpected{ExecError{1, "out of guest memory building the stack"}};
+            return Unexpected{ExecError{1, "out of guest memory building the stack", ENOMEM}};
         return sp;
     };
     const u64 execfn = VK_TRY(push(path.c_str(), path.size() + 1));
@@ -133,7 +186,6 @@ Result<void, ExecError> load_program(Task& task, vmspace::Machine& machine,
 
     unsigned a = 0, b = 0, c = 0, d = 0;
     __get_cpuid(1, &a, &b, &c, &d);
-    const Process& p = task.process;
     const u64 aux[][2] = {
         {AT_PHDR, img.phdr_vaddr ? img.phdr_vaddr + bias : 0},
         {AT_PHENT, img.phent},
@@ -167,14 +219,16 @@ Result<void, ExecError> load_program(Task& task, vmspace::Machine& machine,
     }
     if (words.size() % 2) sp -= 8;  // argc must sit at a 16-byte boundary
     const u64 start_sp = VK_TRY(push(words.data(), words.size() * 8));
+    (void)p;
 
-    task.process.mm = std::move(mm);
-    task.process.exe = path;
-    task.comm = path.substr(path.rfind('/') + 1).substr(0, 15);
-    task.regs = {};
-    task.regs.rip = img.entry + bias;
-    task.regs.rsp = start_sp;
-    return {};
+    LoadedImage out;
+    out.mm = std::move(mm);
+    out.regs.rip = img.entry + bias;
+    out.regs.rsp = start_sp;
+    out.path = path;
+    return out;
 }
+
+}  // namespace
 
 }  // namespace vk

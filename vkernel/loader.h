@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -13,15 +14,24 @@ namespace vk {
 struct ExecError {
     int status = 1;
     std::string message;
+    int err = ENOEXEC;  // what execve(2) returns for it
 };
 
-// Loads the static ELF executable at host path `path` into a fresh address
-// space for `task`'s process: regions for its segments, a stack holding argv,
-// envp and the auxiliary vector, the registers to start it. Pages are not
-// touched until the guest faults on them, except the stack's top pages.
-Result<void, ExecError> load_program(Task& task, vmspace::Machine& machine,
-                                     const std::string& path,
-                                     const std::vector<std::string>& argv,
-                                     const std::vector<std::string>& envp);
+// A program ready to run: its address space and first registers.
+struct LoadedImage {
+    std::shared_ptr<Mm> mm;
+    vmspace::UserRegs regs;
+    std::string path;  // the file finally loaded (the interpreter for #!)
+};
+
+// Loads the program at host path `path` into a fresh address space: regions
+// for its segments, a stack holding argv, envp and the auxiliary vector, the
+// registers to start it. A `#!` script runs its interpreter (up to 4
+// levels). Pages are not touched until the guest faults on them, except the
+// stack's top pages. `creds` fills AT_UID and friends.
+Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const std::string& path,
+                                          std::vector<std::string> argv,
+                                          const std::vector<std::string>& envp,
+                                          const Process& creds);
 
 }  // namespace vk

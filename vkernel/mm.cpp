@@ -49,6 +49,28 @@ Result<pmap::PhysAddr> VmObject::page(u64 index) {
     return pa;
 }
 
+std::optional<pmap::PhysAddr> VmObject::lookup(u64 index) const {
+    if (auto it = pages_.find(index); it != pages_.end()) return it->second;
+    return std::nullopt;
+}
+
+Result<pmap::PhysAddr> VmObject::make_private(u64 index) {
+    const pmap::PhysAddr pa = VK_TRY(page(index));
+    if (frames_.refcount(pa) == 1) return pa;
+    const pmap::PhysAddr copy = VK_TRY(frames_.alloc_uninit());
+    std::memcpy(frames_.memory().host(copy), frames_.memory().host(pa), kPageSize);
+    pages_[index] = copy;
+    frames_.unref(pa);
+    return copy;
+}
+
+std::shared_ptr<VmObject> VmObject::cow_copy() const {
+    auto c = std::make_shared<VmObject>(frames_, file_, file_off_, file_len_);
+    c->pages_ = pages_;
+    for (auto& [idx, pa] : c->pages_) frames_.ref(pa);
+    return c;
+}
+
 void VmObject::drop_pages(u64 first, u64 last) {
     if (last - first > pages_.size()) {
         for (auto it = pages_.begin(); it != pages_.end();) {
@@ -72,6 +94,29 @@ void VmObject::drop_pages(u64 first, u64 last) {
 Result<std::unique_ptr<Mm>> Mm::create(vmspace::Machine& machine) {
     auto space = VK_TRY(vmspace::VmSpace::create(machine));
     return std::unique_ptr<Mm>(new Mm(machine.frames(), std::move(space)));
+}
+
+Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
+    auto space = VK_TRY(vmspace::VmSpace::create(machine));
+    std::shared_ptr<Mm> child(new Mm(frames_, std::move(space)));
+    child->brk_start = brk_start;
+    child->brk = brk;
+    child->mmap_base = mmap_base;
+    child->stack_top = stack_top;
+    // One object may back several regions (after splits): copy it once.
+    std::unordered_map<const VmObject*, std::shared_ptr<VmObject>> copies;
+    for (const auto& [start, r] : regions_) {
+        Region c = r;
+        if (!r.shared) {
+            auto& copy = copies[r.object.get()];
+            if (!copy) copy = r.object->cow_copy();
+            c.object = copy;
+            // Our writable pages must fault on the next write to copy.
+            if (r.prot & kProtWrite) space_->protect(r.start, r.end, pmap_prot(r.prot & ~kProtWrite));
+        }
+        child->regions_.emplace(start, std::move(c));
+    }
+    return child;
 }
 
 Mm::~Mm() {
@@ -183,15 +228,23 @@ Result<void, FaultError> Mm::fault(u64 va, Access access) {
     const u64 window = kFaultAround * kPageSize;
     const u64 lo = std::max(r->start, page & ~(window - 1));
     const u64 hi = std::min(r->end, (page & ~(window - 1)) + window);
+    const bool cow = !r->shared && (r->prot & kProtWrite);
     for (u64 p = lo; p < hi; p += kPageSize) {
         const bool needed = p == page;
         if (!needed && space_->extract(p)) continue;  // already mapped
-        auto frame = r->object->page((r->offset + (p - r->start)) / kPageSize);
+        const u64 index = (r->offset + (p - r->start)) / kPageSize;
+        Result<pmap::PhysAddr> frame = (needed && cow && access == Access::kWrite)
+                                           ? r->object->make_private(index)
+                                           : r->object->page(index);
         if (!frame) {
             if (needed) return Unexpected{FaultError::kNoMem};
             break;  // fault-around is best effort
         }
-        if (!space_->enter(p, frame.value(), prot)) {
+        u32 this_prot = prot;
+        // A frame another object still shares is mapped read-only: the first
+        // write faults and copies it.
+        if (cow && frames_.refcount(frame.value()) > 1) this_prot &= ~pmap::kProtWrite;
+        if (!space_->enter(p, frame.value(), this_prot)) {
             if (needed) return Unexpected{FaultError::kNoMem};
             break;
         }

@@ -35,6 +35,14 @@ public:
 
     // The frame of page `index`, made (zeroed or filled from the file) on first use.
     Result<pmap::PhysAddr> page(u64 index);
+    // The frame of page `index` if it exists.
+    std::optional<pmap::PhysAddr> lookup(u64 index) const;
+    // Gives page `index` a private copy if its frame is shared with another
+    // object (copy-on-write after fork); returns the frame to map writable.
+    Result<pmap::PhysAddr> make_private(u64 index);
+    // A new object with the same contents that shares every frame
+    // (references taken), for the child of a fork.
+    std::shared_ptr<VmObject> cow_copy() const;
     // Frees pages [first, last) (madvise(MADV_DONTNEED) of a private anonymous range).
     void drop_pages(u64 first, u64 last);
     u64 resident() const { return pages_.size(); }
@@ -52,6 +60,7 @@ struct Region {
     u32 prot = 0;
     std::shared_ptr<VmObject> object;
     u64 offset = 0;       // page aligned, into object
+    bool shared = false;  // MAP_SHARED: fork shares the object instead of copying
     std::string name;     // for diagnostics: "[stack]", "[heap]", a path
 };
 
@@ -64,6 +73,10 @@ enum class FaultError { kMapErr, kAccErr, kNoMem };
 class Mm {
 public:
     static Result<std::unique_ptr<Mm>> create(vmspace::Machine& machine);
+    // The child's memory for fork: shared regions keep their objects, private
+    // ones get copy-on-write copies, and this Mm's writable private pages
+    // become read-only so that either side's first write copies.
+    Result<std::shared_ptr<Mm>> fork(vmspace::Machine& machine);
     ~Mm();
 
     vmspace::VmSpace& space() { return *space_; }

@@ -71,16 +71,16 @@ std::string strace_call(Task& task, u64 nr, const SyscallDesc* desc, const Sysca
     return out;
 }
 
-void strace_result(const std::string& call, long ret, bool no_return) {
+void strace_result(const std::string& call, long ret, bool no_return, int tid) {
     if (no_return)
-        fmt::print(stderr, "[vkernel] {} = ?\n", call);
+        fmt::print(stderr, "[pid {:>5}] {} = ?\n", tid, call);
     else if (ret < 0 && ret > -4096)
-        fmt::print(stderr, "[vkernel] {} = -1 {} ({})\n", call, errno_name(static_cast<int>(-ret)),
+        fmt::print(stderr, "[pid {:>5}] {} = -1 {} ({})\n", tid, call, errno_name(static_cast<int>(-ret)),
                    std::strerror(static_cast<int>(-ret)));
     else if (ret >= 0 && ret < 0x10000)
-        fmt::print(stderr, "[vkernel] {} = {}\n", call, ret);
+        fmt::print(stderr, "[pid {:>5}] {} = {}\n", tid, call, ret);
     else
-        fmt::print(stderr, "[vkernel] {} = {:#x}\n", call, static_cast<u64>(ret));
+        fmt::print(stderr, "[pid {:>5}] {} = {:#x}\n", tid, call, static_cast<u64>(ret));
 }
 
 }  // namespace vk

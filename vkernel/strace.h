@@ -12,6 +12,6 @@ class Task;
 // before the handler runs since a handler may change guest memory.
 std::string strace_call(Task& task, u64 nr, const SyscallDesc* desc, const SyscallArgs& args);
 // Prints the call with its result ("= 6", "= -1 EFAULT (Bad address)").
-void strace_result(const std::string& call, long ret, bool no_return);
+void strace_result(const std::string& call, long ret, bool no_return, int tid);
 
 }  // namespace vk

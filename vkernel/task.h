@@ -1,20 +1,29 @@
 #pragma once
 
-// Processes and threads, as far as the first slice needs them: one process
-// with one thread, its memory, its credentials and its recorded signal state.
+// Processes and threads. A Process owns what its threads share (memory map,
+// signal handlers, credentials, fds); a Task is one thread: a fiber with its
+// saved user registers and FPU state. All fields are guarded by the kernel
+// lock unless a comment says otherwise.
 
 #include <array>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "base/fiber.h"
 #include "base/types.h"
 #include "vkernel/mm.h"
+#include "vkernel/wait_queue.h"
 #include "vmspace/trap.h"
+#include "vmspace/vcpu.h"
 
 namespace vk {
 
 class Kernel;
+struct Cpu;
+using Clock = std::chrono::steady_clock;
 
 // struct k_sigaction as rt_sigaction(2) passes it on x86-64.
 struct SigAction {
@@ -25,40 +34,119 @@ struct SigAction {
 };
 
 inline constexpr int kNsig = 64;
+inline constexpr u64 sigbit(int sig) { return 1ULL << (sig - 1); }
 
-// A guest process. Owns its memory map. Guarded by the kernel lock.
+// Linux's siginfo_t, the fields the kernel fills.
+struct KSigInfo {
+    i32 signo = 0, errno_ = 0, code = 0, pad = 0;
+    union {
+        struct {
+            i32 pid;
+            u32 uid;
+        } kill;
+        struct {
+            i32 pid;
+            u32 uid;
+            i32 status;
+            i32 pad;
+            i64 utime, stime;
+        } chld;
+        struct {
+            u64 addr;
+        } fault;
+        u8 raw[112];
+    } u{};
+};
+static_assert(sizeof(KSigInfo) == 128);
+
+// Signal handlers, shared by threads (and by CLONE_SIGHAND children).
+struct SigHand {
+    std::array<SigAction, kNsig> actions{};
+};
+
+enum class TaskState { kRunnable, kRunning, kBlocked, kDead };
+enum class WakeReason { kNone, kWoken, kInterrupted, kTimedOut };
+
 class Process {
 public:
-    int pid = 1, ppid = 0, pgid = 1, sid = 1;
+    int pid = 0, pgid = 0, sid = 0;
+    Process* parent = nullptr;         // null only for init
+    std::vector<Process*> children;    // owned by the kernel's process table
+    std::vector<Task*> threads;        // live threads
     u32 uid = 0, euid = 0, suid = 0, gid = 0, egid = 0, sgid = 0;
-    std::unique_ptr<Mm> mm;
-    std::array<SigAction, kNsig> actions{};
-    std::string exe;  // path it was started from
+    std::shared_ptr<Mm> mm;
+    std::shared_ptr<SigHand> sighand;
+    std::string exe;   // path it was started from
     u32 umask = 022;
     // Guest fds 0-2 are the host's stdio until the VFS arrives (-1: closed).
     std::array<int, 3> host_fds{0, 1, 2};
     // getrlimit/setrlimit values: {soft, hard} per RLIMIT_*.
     std::array<std::array<u64, 2>, 16> rlimits{};
-    bool exited = false;
-    int exit_status = 0;  // wait status: (code << 8) or the signal number
+
+    // Signals sent to the process as a whole.
+    u64 shared_pending = 0;
+    std::array<KSigInfo, kNsig> shared_info{};
+
+    bool exiting = false;       // a group exit is under way
+    bool zombie = false;        // all threads gone, waiting to be reaped
+    int exit_status = 0;        // wait status: (code << 8) | signal (| 0x80 for core)
+    bool stopped = false;       // job control stop
+    // ITIMER_REAL / alarm(2): the kernel timer and its interval.
+    u64 itimer_id = 0;
+    Clock::time_point itimer_deadline{};
+    std::chrono::nanoseconds itimer_interval{0};
+    bool report_stop = false, report_continue = false;  // for WUNTRACED / WCONTINUED
+    int stop_sig = 0;
+    int exit_signal = 17;       // SIGCHLD to the parent at exit (clone's low byte)
+    int pdeath_signal = 0;
+    WaitQueue child_wait;       // parents sleeping in wait4/waitid
+    WaitQueue vfork_wait;       // a vfork parent until exec or exit
+    bool vfork_done = true;
+    u64 utime_ns = 0, stime_ns = 0;
+    u64 cutime_ns = 0, cstime_ns = 0;  // reaped children's
 };
 
-// A guest thread: its saved user registers and per-thread kernel state.
 class Task {
 public:
-    Task(Kernel& k, Process& p) : kernel(k), process(p) {}
-    Mm& mm() { return *process.mm; }
+    Task(Kernel& k, Process* p) : kernel(k), process(p) {}
+    Mm& mm() { return *process->mm; }
 
     Kernel& kernel;
-    Process& process;
-    int tid = 1;
+    Process* process;
+    int tid = 0;
     vmspace::UserRegs regs;
+    vmspace::Vcpu::FpuState fpu;   // valid when this task does not own a vCPU's FPU
+    std::unique_ptr<Fiber> fiber;
+    TaskState state = TaskState::kRunnable;
+    Cpu* cpu = nullptr;            // the vCPU running it (kRunning)
+
+    // Sleeping.
+    WaitQueue* sleeping_on = nullptr;
+    bool interruptible = false;
+    WakeReason wake_reason = WakeReason::kNone;
+
+    // Signals.
     u64 sigmask = 0;
+    u64 pending = 0;
+    std::array<KSigInfo, kNsig> pending_info{};
+    std::optional<u64> saved_sigmask;  // sigsuspend / ppoll restore on return
+    u64 altstack_sp = 0, altstack_size = 0;
+    u32 altstack_flags = 0;
+
     u64 clear_child_tid = 0;
     u64 robust_list = 0, robust_len = 0;
     u64 rseq = 0;
-    u64 altstack_sp = 0, altstack_size = 0;
     std::string comm;  // prctl(PR_SET_NAME)
+    bool exiting = false;  // leave at the next return to the trap loop
+    int exit_code = 0;     // exit(2)'s argument
+    bool regs_replaced = false;  // execve/rt_sigreturn set all registers: keep rax
+    // The last CPU fault, for the signal frame and the fatal-signal report.
+    std::string fault_detail;
+    u64 fault_trapno = 0, fault_error = 0, fault_cr2 = 0;
+    int pending_fault = 0;  // the signal a CPU fault forced, until delivered
+    u64 orig_rax = 0;       // the syscall number, for restarting it
+    bool in_syscall = false;
+    u64 slice_start_ns = 0;
 };
 
 }  // namespace vk

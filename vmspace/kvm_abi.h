@@ -31,6 +31,13 @@ inline constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, MsrsHeader);
 inline constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, MsrsHeader);
 inline constexpr unsigned long kSetSignalMask = _IOW(KVMIO, 0x8b, SignalMaskHeader);
 
+// struct kvm_xsave without its flexible tail: the 4 KiB legacy-sized area.
+struct Xsave {
+    u32 region[1024];
+};
+inline constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, Xsave);
+inline constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, Xsave);
+
 // A header followed by N entries, laid out as the C struct would be.
 template <typename Header, typename Entry, unsigned N>
 struct WithEntries {

@@ -216,6 +216,28 @@ Result<void, HostError> Vcpu::prepare_thread() {
     return {};
 }
 
+Result<void, HostError> Vcpu::save_fpu(FpuState& out) const {
+    static_assert(sizeof(FpuState) == sizeof(abi::Xsave));
+    // SAFETY: KVM_GET_XSAVE fills the 4 KiB area.
+    if (::ioctl(fd_.get(), abi::kGetXsave, out.region) < 0) return host_err("KVM_GET_XSAVE");
+    return {};
+}
+
+Result<void, HostError> Vcpu::load_fpu(const FpuState& in) {
+    // SAFETY: KVM_SET_XSAVE reads the 4 KiB area.
+    if (::ioctl(fd_.get(), abi::kSetXsave, in.region) < 0) return host_err("KVM_SET_XSAVE");
+    return {};
+}
+
+void Vcpu::init_fpu(FpuState& out) {
+    std::memset(&out, 0, sizeof out);
+    // The legacy FXSAVE area: FCW at byte 0, MXCSR at byte 24; XSTATE_BV at
+    // byte 512 says x87 and SSE state are present, the rest is in init state.
+    out.region[0] = 0x37f;
+    out.region[6] = 0x1f80;
+    out.region[128] = 3;
+}
+
 void Vcpu::kick() {
     if (thread_set_.load(std::memory_order_acquire)) pthread_kill(thread_, kick_signal());
 }

@@ -37,6 +37,16 @@ public:
     // promptly, or the next one return at once. Async-signal safe.
     void kick();
 
+    // A thread's FPU/SSE/AVX state as KVM_GET_XSAVE gives it. Threads that
+    // share a vCPU swap it with save_fpu/load_fpu (each a vCPU ioctl).
+    struct FpuState {
+        alignas(64) u32 region[1024];
+    };
+    Result<void, HostError> save_fpu(FpuState& out) const;
+    Result<void, HostError> load_fpu(const FpuState& in);
+    // The state of a fresh thread (FCW 0x37f, MXCSR 0x1f80), as Linux starts one.
+    static void init_fpu(FpuState& out);
+
     unsigned id() const { return id_; }
     // True once a syscall exit has shown the guest's `syscall` reaching the
     // trampoline in ring 3 (PVM) rather than ring 0 (VMX/SVM).

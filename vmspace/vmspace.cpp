@@ -51,8 +51,11 @@ void VmSpace::flush_invalidated() {
 
 Result<void> VmSpace::enter(u64 va, pmap::PhysAddr frame, u32 prot,
                             const pmap::PteVisitor& replaced) {
-    auto r = table_.enter(va, frame, prot | pmap::kProtUser, [&](u64 v, PteInfo old) {
-        invalidate(old);
+    prot |= pmap::kProtUser;
+    auto r = table_.enter(va, frame, prot, [&](u64 v, PteInfo old) {
+        // The same frame with more rights needs no flush: the guest's next
+        // access faults into KVM, which re-reads the entry.
+        if (old.frame != frame || (old.prot & ~prot)) invalidate(old);
         if (replaced) replaced(v, old);
     });
     flush_invalidated();

@@ -1,0 +1,215 @@
+// Signal generation and delivery: pending sets per thread and per process,
+// default actions (terminate, core, stop, continue, ignore), and handlers.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "base/log.h"
+#include "vkernel/kernel.h"
+#include "vkernel/signal_delivery.h"
+
+namespace vk {
+
+namespace {
+
+enum class Default { kTerm, kCore, kStop, kCont, kIgnore };
+
+Default default_action(int sig) {
+    switch (sig) {
+    case SIGCHLD:
+    case SIGURG:
+    case SIGWINCH: return Default::kIgnore;
+    case SIGCONT: return Default::kCont;
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU: return Default::kStop;
+    case SIGQUIT:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGABRT:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGSEGV:
+    case SIGXCPU:
+    case SIGXFSZ:
+    case SIGSYS: return Default::kCore;
+    default: return Default::kTerm;
+    }
+}
+
+constexpr u64 kStopMask = sigbit(SIGSTOP) | sigbit(SIGTSTP) | sigbit(SIGTTIN) | sigbit(SIGTTOU);
+constexpr u64 kSigIgn = 1, kSigDfl = 0;
+
+bool ignored(const Process& p, int sig) {
+    const SigAction& a = p.sighand->actions[sig - 1];
+    if (a.handler == kSigIgn) return true;
+    return a.handler == kSigDfl && default_action(sig) == Default::kIgnore;
+}
+
+}  // namespace
+
+bool Kernel::signal_pending(const Task& t) const {
+    const u64 pend = t.pending | t.process->shared_pending;
+    return (pend & ~t.sigmask) || (pend & sigbit(SIGKILL));
+}
+
+// Makes a thread notice a signal: interrupt its sleep or its guest code.
+static void notify(Kernel& k, Task& t) {
+    if (t.state == TaskState::kBlocked)
+        k.wake(t, WakeReason::kInterrupted);
+    else if (t.state == TaskState::kRunning && t.cpu && t.cpu->current == &t)
+        t.cpu->vcpu->kick();
+}
+
+void Kernel::send_signal(Process& p, int sig, const KSigInfo& info) {
+    if (sig <= 0 || sig > kNsig || p.zombie) return;
+    if (sig == SIGKILL || sig == SIGCONT) {
+        // Both resume a stopped process; stop signals still pending are dropped.
+        p.shared_pending &= ~kStopMask;
+        for (Task* t : p.threads) t->pending &= ~kStopMask;
+        if (p.stopped) {
+            p.stopped = false;
+            if (sig == SIGCONT) {
+                p.report_continue = true;
+                if (p.parent && !p.parent->zombie) {
+                    KSigInfo ci;
+                    ci.signo = SIGCHLD;
+                    ci.code = CLD_CONTINUED;
+                    ci.u.chld.pid = p.pid;
+                    ci.u.chld.status = SIGCONT;
+                    const SigAction& pa = p.parent->sighand->actions[SIGCHLD - 1];
+                    if (!(pa.flags & SA_NOCLDSTOP)) send_signal(*p.parent, SIGCHLD, ci);
+                    wake_all(p.parent->child_wait);
+                }
+            }
+            for (Task* t : p.threads) wake(*t);
+        }
+    }
+    if (kStopMask & sigbit(sig)) p.shared_pending &= ~sigbit(SIGCONT);
+    if (ignored(p, sig) && sig != SIGKILL) return;
+    if (p.shared_pending & sigbit(sig)) return;  // standard signals do not queue
+    p.shared_pending |= sigbit(sig);
+    p.shared_info[sig - 1] = info;
+    p.shared_info[sig - 1].signo = sig;
+    // Wake one thread that does not block it (all, for SIGKILL).
+    for (Task* t : p.threads) {
+        if (sig == SIGKILL || !(t->sigmask & sigbit(sig))) {
+            notify(*this, *t);
+            if (sig != SIGKILL) break;
+        }
+    }
+}
+
+void Kernel::send_signal_to_task(Task& t, int sig, const KSigInfo& info) {
+    Process& p = *t.process;
+    if (sig <= 0 || sig > kNsig || p.zombie) return;
+    if (sig == SIGKILL || sig == SIGCONT) {
+        send_signal(p, sig, info);  // these act on the whole process
+        return;
+    }
+    if (ignored(p, sig)) return;
+    if (t.pending & sigbit(sig)) return;
+    t.pending |= sigbit(sig);
+    t.pending_info[sig - 1] = info;
+    t.pending_info[sig - 1].signo = sig;
+    if (!(t.sigmask & sigbit(sig))) notify(*this, t);
+}
+
+void Kernel::force_signal(Task& t, int sig, const KSigInfo& info) {
+    SigAction& a = t.process->sighand->actions[sig - 1];
+    // A fault signal that is blocked or ignored would loop on the fault: Linux
+    // resets it to the default action, which kills.
+    if ((t.sigmask & sigbit(sig)) || a.handler == kSigIgn) {
+        a.handler = kSigDfl;
+        t.sigmask &= ~sigbit(sig);
+    }
+    t.pending |= sigbit(sig);
+    t.pending_info[sig - 1] = info;
+    t.pending_info[sig - 1].signo = sig;
+    t.pending_fault = sig;
+}
+
+void Kernel::kill_by_signal(Task& task, int sig, const std::string& detail) {
+    Process& p = *task.process;
+    if (p.exiting) return;
+    if (!detail.empty()) log_error("{} (pid {}): killed by {}{}", p.exe, p.pid, signal_name(sig), detail);
+    exit_group(task, sig | (default_action(sig) == Default::kCore ? 0x80 : 0));
+}
+
+void Kernel::deliver_signals(Task& t) {
+    Process& p = *t.process;
+    for (;;) {
+        if (t.exiting || p.exiting) {
+            t.exiting = true;
+            return;
+        }
+        const u64 deliverable = (t.pending | p.shared_pending) & (~t.sigmask | sigbit(SIGKILL));
+        if (!deliverable) {
+            fix_restart(t, nullptr);  // nothing to run: an interrupted call restarts
+            if (t.saved_sigmask) {  // sigsuspend's mask ends without a handler too
+                t.sigmask = *t.saved_sigmask;
+                t.saved_sigmask.reset();
+            }
+            break;
+        }
+        // Synchronous (thread) signals first, then the lowest number.
+        const u64 own = t.pending & (~t.sigmask | sigbit(SIGKILL));
+        const u64 pick = own ? own : deliverable;
+        const int sig = __builtin_ctzll(pick) + 1;
+        KSigInfo info;
+        if (t.pending & sigbit(sig)) {
+            t.pending &= ~sigbit(sig);
+            info = t.pending_info[sig - 1];
+        } else {
+            p.shared_pending &= ~sigbit(sig);
+            info = p.shared_info[sig - 1];
+        }
+        const SigAction act = p.sighand->actions[sig - 1];
+        if (sig != SIGKILL && act.handler == kSigIgn) continue;
+        if (sig != SIGKILL && act.handler != kSigDfl) fix_restart(t, &act);
+        if (sig == SIGKILL || act.handler == kSigDfl) {
+            switch (default_action(sig)) {
+            case Default::kIgnore:
+            case Default::kCont:
+                continue;
+            case Default::kStop: {
+                p.stopped = true;
+                p.report_stop = true;
+                p.stop_sig = sig;
+                if (p.parent && !p.parent->zombie) {
+                    KSigInfo ci;
+                    ci.signo = SIGCHLD;
+                    ci.code = CLD_STOPPED;
+                    ci.u.chld.pid = p.pid;
+                    ci.u.chld.status = sig;
+                    const SigAction& pa = p.parent->sighand->actions[SIGCHLD - 1];
+                    if (!(pa.flags & SA_NOCLDSTOP)) send_signal(*p.parent, SIGCHLD, ci);
+                    wake_all(p.parent->child_wait);
+                }
+                // Sleep until SIGCONT or SIGKILL.
+                while (p.stopped && !(p.shared_pending & sigbit(SIGKILL)) && !t.exiting)
+                    sleep(t, nullptr, std::nullopt, false), (void)0;
+                continue;
+            }
+            case Default::kTerm:
+            case Default::kCore:
+                kill_by_signal(t, sig, t.pending_fault == sig ? t.fault_detail : std::string());
+                t.exiting = true;
+                return;
+            }
+        }
+        // A handler: build its frame on the user stack.
+        if (!setup_signal_frame(t, sig, info, act)) {
+            // The stack is unusable: Linux forces SIGSEGV, which kills.
+            kill_by_signal(t, SIGSEGV, " (cannot build the signal frame)");
+            t.exiting = true;
+            return;
+        }
+        if (act.flags & SA_RESETHAND) p.sighand->actions[sig - 1].handler = kSigDfl;
+        // One handler frame per return to user mode, as Linux delivers.
+        break;
+    }
+}
+
+}  // namespace vk
