@@ -51,7 +51,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -146,7 +145,7 @@ struct Reactor::Impl {
     void compact_timers_locked();
     bool wait(std::chrono::nanoseconds timeout);
     void drain();
-    u64 submit_op_locked(Callback cb);
+    u64 add_op_locked(Callback cb);
 };
 
 // Makes a sleeping io_uring_enter return (or the next one not sleep).
@@ -286,7 +285,7 @@ bool Reactor::Impl::wait(std::chrono::nanoseconds timeout) {
     fatal("io_uring_wait_cqe_timeout", -r);
 }
 
-u64 Reactor::Impl::submit_op_locked(Callback cb) {
+u64 Reactor::Impl::add_op_locked(Callback cb) {
     const u64 id = next_id_++;
     ops_.emplace(id, std::move(cb));
     return id;
@@ -458,7 +457,7 @@ PollId Reactor::poll_fd(int fd, short events, Callback cb) {
     VK_ASSERT(impl_);
     Impl& s = *impl_;
     std::lock_guard lock(s.mu_);
-    const u64 id = s.submit_op_locked(std::move(cb));
+    const u64 id = s.add_op_locked(std::move(cb));
     io_uring_sqe* sqe = s.sqe_locked();
     io_uring_prep_poll_add(sqe, fd, static_cast<unsigned short>(events));
     io_uring_sqe_set_data64(sqe, id);
@@ -485,7 +484,7 @@ void Reactor::submit_read(int fd, std::span<std::byte> buf, u64 offset, Callback
     VK_ASSERT(impl_);
     Impl& s = *impl_;
     std::lock_guard lock(s.mu_);
-    const u64 id = s.submit_op_locked(std::move(cb));
+    const u64 id = s.add_op_locked(std::move(cb));
     io_uring_sqe* sqe = s.sqe_locked();
     // SAFETY: the caller keeps buf alive until the completion (reactor.h);
     // ~Reactor waits for the kernel to finish with it.
@@ -499,7 +498,7 @@ void Reactor::submit_write(int fd, std::span<const std::byte> buf, u64 offset, C
     VK_ASSERT(impl_);
     Impl& s = *impl_;
     std::lock_guard lock(s.mu_);
-    const u64 id = s.submit_op_locked(std::move(cb));
+    const u64 id = s.add_op_locked(std::move(cb));
     io_uring_sqe* sqe = s.sqe_locked();
     // SAFETY: as in submit_read; the kernel only reads from buf.
     io_uring_prep_write(sqe, fd, buf.data(), static_cast<unsigned>(std::min(buf.size(), kMaxIo)),

@@ -81,7 +81,9 @@ Result<long> sys_mmap(Task& task, const SyscallArgs& a) {
         else
             start = VK_TRY(mm.find_free(size));
     }
-    VK_TRY(mm.map(anon_region(task, start, start + size, prot, "")));
+    Region r = anon_region(task, start, start + size, prot, "");
+    r.shared = type != MAP_PRIVATE;
+    VK_TRY(mm.map(std::move(r)));
     return static_cast<long>(start);
 }
 

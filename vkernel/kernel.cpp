@@ -27,6 +27,9 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
     auto mem = VK_TRY(pmap::PhysMemory::create(opts.memory));
     std::unique_ptr<Kernel> k(new Kernel(opts, table, std::move(mem)));
     k->machine_ = VK_TRY(vmspace::Machine::create(k->mem_, k->frames_));
+    // Leave room for page tables and the vkernel's own frames: 1/16 of memory.
+    const u64 total = k->frames_.total_frames();
+    k->commit_.limit = total - total / 16 - std::min<u64>(total / 4, 256);
     for (unsigned i = 0; i < std::max(1u, opts.cpus); i++) {
         auto cpu = std::make_unique<Cpu>();
         cpu->id = i;
@@ -73,7 +76,7 @@ Result<int, ExecError> Kernel::run(const std::string& path, const std::vector<st
     Process* p = proc.get();
     processes_.emplace(pid, std::move(proc));
     tasks_.emplace(pid, std::move(task));
-    auto img = load_image(*machine_, path, argv, envp, *p);
+    auto img = load_image(*machine_, path, argv, envp, *p, &commit_);
     if (!img) {
         processes_.clear();
         tasks_.clear();
@@ -169,6 +172,15 @@ void Kernel::task_main(Task& t) {
         case TrapKind::kPageFault: handle_fault(t, trap.value()); break;
         case TrapKind::kException: handle_exception(t, trap.value()); break;
         case TrapKind::kInterrupted:
+            if (g_debug_log) {
+                u8 code[4] = {};
+                const u64 n = t.mm().space().read(t.regs.rip, code, 4);
+                auto pte = t.mm().space().extract(page_round_down(t.regs.rip));
+                log_debug("pid {} interrupted at {:#x} code[{}] {:02x} {:02x} {:02x} {:02x} pte {:#x} prot {} refs {}",
+                          t.tid, t.regs.rip, n, code[0], code[1], code[2], code[3],
+                          pte ? pte->frame : 0, pte ? pte->prot : 0,
+                          pte ? frames_.refcount(pte->frame) : 0);
+            }
             if (!runq_.empty()) yield(t);
             break;
         }
@@ -325,6 +337,8 @@ void Kernel::dispatch_syscall(Task& task) {
 void Kernel::handle_fault(Task& task, const Trap& trap) {
     const Access access = trap.exec() ? Access::kExec : trap.write() ? Access::kWrite : Access::kRead;
     auto res = task.mm().fault(trap.address, access);
+    log_debug("pid {} fault {:#x} rip {:#x} err {:#x} -> {}", task.tid, trap.address, task.regs.rip,
+              trap.error_code, res ? "ok" : "fail");
     if (res) return;
     if (res.error() == FaultError::kNoMem) {
         kill_by_signal(task, SIGKILL, " (out of guest memory; raise -m)");

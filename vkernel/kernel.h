@@ -178,6 +178,7 @@ private:
     int next_pid_ = 1;
     bool stopping_ = false;
     int init_status_ = 0;
+    CommitCharge commit_;
     std::bitset<kSyscallCount + 1> reported_;  // unknown syscalls already reported
 };
 

@@ -88,20 +88,21 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
                                         std::shared_ptr<std::vector<std::byte>> file,
                                         const std::vector<std::string>& argv,
                                         const std::vector<std::string>& envp,
-                                        const Process& p);
+                                        const Process& p, CommitCharge* commit);
 
 }  // namespace
 
 Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const std::string& path,
                                           std::vector<std::string> argv,
                                           const std::vector<std::string>& envp,
-                                          const Process& creds) {
+                                          const Process& creds, CommitCharge* commit) {
     std::string cur = path;
     for (int depth = 0;; depth++) {
         auto file = VK_TRY(read_file(cur));
         auto sb = shebang(*file);
-        if (!sb) return load_elf(machine, cur, std::move(file), argv, envp, creds);
-        if (depth >= 4) return Unexpected{ExecError{126, path + ": too many levels of #! interpreters", ELOOP}};
+        if (!sb) return load_elf(machine, cur, std::move(file), argv, envp, creds, commit);
+        // Linux runs up to 5 nested scripts (4 recursions past the first).
+        if (depth >= 5) return Unexpected{ExecError{126, path + ": too many levels of #! interpreters", ELOOP}};
         if (sb->first.empty()) return Unexpected{ExecError{126, cur + ": empty #! line", ENOEXEC}};
         // argv becomes: interpreter [arg] script original-argv[1:]
         std::vector<std::string> next{sb->first};
@@ -119,7 +120,7 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
                                         std::shared_ptr<std::vector<std::byte>> file,
                                         const std::vector<std::string>& argv,
                                         const std::vector<std::string>& envp,
-                                        const Process& p) {
+                                        const Process& p, CommitCharge* commit) {
     auto parsed = parse_elf(std::span<const std::byte>(file->data(), file->size()));
     if (!parsed) return Unexpected{ExecError{126, path + ": " + parsed.error()}};
     const ElfImage& img = parsed.value();
@@ -129,7 +130,7 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
         img.min_vaddr + bias < Mm::kUserMin)
         return Unexpected{ExecError{126, path + ": program addresses out of range", ENOEXEC}};
 
-    auto mm_r = Mm::create(machine);
+    auto mm_r = Mm::create(machine, commit);
     if (!mm_r) return Unexpected{ExecError{1, "out of guest memory creating an address space", ENOMEM}};
     std::shared_ptr<Mm> mm = std::move(mm_r.value());
 
@@ -142,7 +143,11 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
         const u64 lead = s.vaddr - page_va;
         r.object = std::make_shared<VmObject>(mm->frames(), file, s.offset - lead, lead + s.filesz);
         r.name = path;
-        if (!mm->map(std::move(r))) return Unexpected{ExecError{126, path + ": bad segment"}};
+        if (auto m = mm->map(std::move(r)); !m) {
+            if (m.error().code == ENOMEM)
+                return Unexpected{ExecError{1, path + ": out of guest memory", ENOMEM}};
+            return Unexpected{ExecError{126, path + ": bad segment"}};
+        }
     }
     mm->brk_start = mm->brk = img.max_vaddr + bias;
 
@@ -154,6 +159,7 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
     st.prot = kProtRead | kProtWrite | (img.exec_stack ? kProtExec : 0);
     st.object = std::make_shared<VmObject>(mm->frames());
     st.name = "[stack]";
+    st.uncharged_ok = true;
     (void)mm->map(std::move(st));
     mm->stack_top = top;
     mm->mmap_base = top - kStackSize - (1ULL << 30);  // a gap below the stack, as Linux keeps

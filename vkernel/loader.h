@@ -32,6 +32,6 @@ struct LoadedImage {
 Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const std::string& path,
                                           std::vector<std::string> argv,
                                           const std::vector<std::string>& envp,
-                                          const Process& creds);
+                                          const Process& creds, CommitCharge* commit);
 
 }  // namespace vk

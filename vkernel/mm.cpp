@@ -91,14 +91,23 @@ void VmObject::drop_pages(u64 first, u64 last) {
     }
 }
 
-Result<std::unique_ptr<Mm>> Mm::create(vmspace::Machine& machine) {
+Result<std::unique_ptr<Mm>> Mm::create(vmspace::Machine& machine, CommitCharge* commit) {
     auto space = VK_TRY(vmspace::VmSpace::create(machine));
-    return std::unique_ptr<Mm>(new Mm(machine.frames(), std::move(space)));
+    return std::unique_ptr<Mm>(new Mm(machine.frames(), std::move(space), commit));
+}
+
+bool Mm::chargeable(const Region& r) {
+    if (r.uncharged_ok) return false;
+    return r.shared ? !r.object->has_file() : (r.prot & kProtWrite) != 0;
 }
 
 Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
     auto space = VK_TRY(vmspace::VmSpace::create(machine));
-    std::shared_ptr<Mm> child(new Mm(frames_, std::move(space)));
+    u64 pages = 0;
+    for (const auto& [start, r] : regions_)
+        if (r.charged && !r.shared) pages += (r.end - r.start) / kPageSize;
+    if (commit_ && !commit_->charge(pages)) return err(ENOMEM);
+    std::shared_ptr<Mm> child(new Mm(frames_, std::move(space), commit_));
     child->brk_start = brk_start;
     child->brk = brk;
     child->mmap_base = mmap_base;
@@ -107,6 +116,8 @@ Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
     std::unordered_map<const VmObject*, std::shared_ptr<VmObject>> copies;
     for (const auto& [start, r] : regions_) {
         Region c = r;
+        // Shared regions were charged once, by whoever mapped them.
+        if (r.shared) c.charged = false;
         if (!r.shared) {
             auto& copy = copies[r.object.get()];
             if (!copy) copy = r.object->cow_copy();
@@ -120,6 +131,9 @@ Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
 }
 
 Mm::~Mm() {
+    if (commit_)
+        for (const auto& [start, r] : regions_)
+            if (r.charged) commit_->uncharge((r.end - r.start) / kPageSize);
     // Unmap before the objects (and their frames) go away.
     space_.reset();
     regions_.clear();
@@ -148,7 +162,31 @@ void Mm::split_at(u64 va) {
 Result<void> Mm::map(Region r) {
     if (!page_aligned(r.start) || !page_aligned(r.end) || r.start >= r.end || r.end > kUserTop)
         return err(EINVAL);
+    r.charged = false;
+    u64 extra = 0, keep = 0;
+    if (commit_ && chargeable(r)) {
+        // What is unmapped below gives its charge back first.
+        u64 freed = 0;
+        for (u64 va = r.start; va < r.end;) {
+            const Region* old = find(va);
+            if (!old) {
+                auto it = regions_.upper_bound(va);
+                va = it == regions_.end() ? r.end : std::min(r.end, it->first);
+                continue;
+            }
+            const u64 e = std::min(r.end, old->end);
+            if (old->charged) freed += (e - va) / kPageSize;
+            va = e;
+        }
+        const u64 need = (r.end - r.start) / kPageSize;
+        extra = need > freed ? need - freed : 0;
+        if (extra && !commit_->charge(extra)) return err(ENOMEM);
+        r.charged = true;
+        // unmap() below gives back `freed`; the new region holds `need`.
+        keep = need - extra;
+    }
     unmap(r.start, r.end);
+    if (commit_) commit_->used += keep;
     regions_.emplace(r.start, std::move(r));
     return {};
 }
@@ -158,7 +196,11 @@ void Mm::unmap(u64 start, u64 end) {
     split_at(start);
     split_at(end);
     auto it = regions_.lower_bound(start);
-    while (it != regions_.end() && it->first < end) it = regions_.erase(it);
+    while (it != regions_.end() && it->first < end) {
+        if (commit_ && it->second.charged)
+            commit_->uncharge((it->second.end - it->second.start) / kPageSize);
+        it = regions_.erase(it);
+    }
     space_->remove(start, end);
 }
 
@@ -170,10 +212,26 @@ Result<void> Mm::protect(u64 start, u64 end, u32 prot) {
         if (!r) return err(ENOMEM);
         va = r->end;
     }
+    // Making private memory writable charges it, as Linux's mprotect does.
+    if (commit_) {
+        u64 need = 0;
+        for (u64 va = start; va < end;) {
+            const Region* r = find(va);
+            const u64 e = std::min(end, r->end);
+            Region probe = *r;
+            probe.prot = prot;
+            if (!r->charged && chargeable(probe)) need += (e - va) / kPageSize;
+            va = e;
+        }
+        if (need && !commit_->charge(need)) return err(ENOMEM);
+    }
     split_at(start);
     split_at(end);
-    for (auto it = regions_.lower_bound(start); it != regions_.end() && it->first < end; ++it)
-        it->second.prot = prot;
+    for (auto it = regions_.lower_bound(start); it != regions_.end() && it->first < end; ++it) {
+        Region& r = it->second;
+        r.prot = prot;
+        if (commit_ && !r.charged && chargeable(r)) r.charged = true;
+    }
     // The page table is a cache: drop the range and let faults refill it
     // with the new protection.
     space_->remove(start, end);

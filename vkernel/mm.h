@@ -3,6 +3,7 @@
 // A process's memory: the map of regions (the truth) and the vmspace whose
 // page table caches it. Page faults and the user-copy helpers come here.
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,12 +47,29 @@ public:
     // Frees pages [first, last) (madvise(MADV_DONTNEED) of a private anonymous range).
     void drop_pages(u64 first, u64 last);
     u64 resident() const { return pages_.size(); }
+    bool has_file() const { return file_ != nullptr; }
 
 private:
     pmap::FrameAllocator& frames_;
     std::shared_ptr<const std::vector<std::byte>> file_;
     u64 file_off_ = 0, file_len_ = 0;
     std::unordered_map<u64, pmap::PhysAddr> pages_;
+};
+
+// Memory promised to processes, counted in pages so that running out is
+// ENOMEM from mmap, brk and fork rather than a kill at fault time (Linux's
+// strict overcommit, vm.overcommit_memory=2). Private writable and shared
+// anonymous mappings are charged; the stack grows uncharged, as on Linux.
+// Guarded by the kernel lock.
+struct CommitCharge {
+    u64 limit = 0;  // pages
+    u64 used = 0;
+    bool charge(u64 pages) {
+        if (pages > limit - used) return false;
+        used += pages;
+        return true;
+    }
+    void uncharge(u64 pages) { used -= std::min(used, pages); }
 };
 
 // [start, end) with one protection, showing `object` from byte `offset`.
@@ -61,6 +79,8 @@ struct Region {
     std::shared_ptr<VmObject> object;
     u64 offset = 0;       // page aligned, into object
     bool shared = false;  // MAP_SHARED: fork shares the object instead of copying
+    bool charged = false;  // counted in the CommitCharge (set by Mm::map)
+    bool uncharged_ok = false;  // never charged (the stack)
     std::string name;     // for diagnostics: "[stack]", "[heap]", a path
 };
 
@@ -72,7 +92,8 @@ enum class FaultError { kMapErr, kAccErr, kNoMem };
 // Owns a process's regions and its VmSpace. Serialized by the kernel lock.
 class Mm {
 public:
-    static Result<std::unique_ptr<Mm>> create(vmspace::Machine& machine);
+    // `commit` (may be null: no limit) must outlive the Mm.
+    static Result<std::unique_ptr<Mm>> create(vmspace::Machine& machine, CommitCharge* commit);
     // The child's memory for fork: shared regions keep their objects, private
     // ones get copy-on-write copies, and this Mm's writable private pages
     // become read-only so that either side's first write copies.
@@ -83,7 +104,8 @@ public:
     pmap::FrameAllocator& frames() { return frames_; }
 
     // Maps `r` (page aligned, non-empty, below the user top), replacing
-    // whatever was mapped in its range, as MAP_FIXED does.
+    // whatever was mapped in its range, as MAP_FIXED does. ENOMEM when the
+    // commit limit would be passed (nothing is unmapped then).
     Result<void> map(Region r);
     // Unmaps [start, end); holes are fine.
     void unmap(u64 start, u64 end);
@@ -111,14 +133,16 @@ public:
     const std::map<u64, Region>& regions() const { return regions_; }
 
 private:
-    Mm(pmap::FrameAllocator& frames, std::unique_ptr<vmspace::VmSpace> s)
-        : frames_(frames), space_(std::move(s)) {}
+    Mm(pmap::FrameAllocator& frames, std::unique_ptr<vmspace::VmSpace> s, CommitCharge* c)
+        : frames_(frames), space_(std::move(s)), commit_(c) {}
+    static bool chargeable(const Region& r);
     // Splits the region containing `va` so that a region starts at `va`.
     void split_at(u64 va);
 
     pmap::FrameAllocator& frames_;
     std::unique_ptr<vmspace::VmSpace> space_;
     std::map<u64, Region> regions_;  // keyed by start
+    CommitCharge* commit_;
 };
 
 }  // namespace vk

@@ -33,13 +33,6 @@ bool within_altstack(const AltStack& alt, u64 sp) {
     return sp > alt.sp && sp - alt.sp <= alt.size;
 }
 
-// uc_stack.ss_flags as Linux saves it: the stored flags, which say
-// SS_DISABLE whenever the stack is disabled. Callers that keep flags = 0
-// for "never set" get the same answer.
-u32 saved_altstack_flags(const AltStack& alt) {
-    return alt.size == 0 ? (alt.flags | kSsDisable) : alt.flags;
-}
-
 SigContext make_sigcontext(const vmspace::UserRegs& r, const SignalDelivery& d, u64 fpstate) {
     SigContext sc{};
     sc.r8 = r.r8;
@@ -97,6 +90,17 @@ void load_sigcontext(vmspace::UserRegs& r, const SigContext& sc) {
 
 }  // namespace
 
+u32 mxcsr_feature_mask() {
+    static const u32 mask = [] {
+        alignas(16) FxsaveArea fx{};
+        // SAFETY: FXSAVE64 stores 512 bytes to a 16-byte aligned buffer of
+        // that size and changes no register.
+        asm volatile("fxsave64 %0" : "=m"(fx));
+        return fx.mxcsr_mask != 0 ? fx.mxcsr_mask : 0xffbfU;
+    }();
+    return mask;
+}
+
 FpuState fpu_init_state() {
     FpuState f;
     f.fcw = kInitFcw;
@@ -113,7 +117,7 @@ FxsaveArea fxsave_from_fpu(const FpuState& fpu) {
     fx.fip = fpu.last_ip;
     fx.fdp = fpu.last_dp;
     fx.mxcsr = fpu.mxcsr;
-    fx.mxcsr_mask = kMxcsrFeatureMask;
+    fx.mxcsr_mask = mxcsr_feature_mask();
     std::memcpy(fx.st, fpu.fpr, sizeof fx.st);
     std::memcpy(fx.xmm, fpu.xmm, sizeof fx.xmm);
     return fx;
@@ -188,7 +192,9 @@ Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery
     f.uc.flags = kUcSigcontextSs | kUcStrictRestoreSs;  // no UC_FP_XSTATE: FXSAVE layout
     f.uc.link = 0;
     f.uc.stack.sp = d.altstack.sp;
-    f.uc.stack.flags = static_cast<i32>(saved_altstack_flags(d.altstack));
+    // The stored flags as they are, not sigaltstack(2)'s view of them: a
+    // process that never set an altstack has 0 here on Linux, not SS_DISABLE.
+    f.uc.stack.flags = static_cast<i32>(d.altstack.flags);
     f.uc.stack.size = d.altstack.size;
     f.uc.mcontext = make_sigcontext(regs, d, l.fpstate);
     f.uc.sigmask = d.blocked_mask_before;
@@ -209,7 +215,7 @@ Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery
     SetupResult out;
     out.layout = l;
     out.altstack = d.altstack;
-    if (d.altstack.flags & kSsAutodisarm) out.altstack = AltStack{};
+    if (d.altstack.flags & kSsAutodisarm) out.altstack = kAltStackReset;
     return out;
 }
 
@@ -240,7 +246,7 @@ Result<SigreturnResult> restore_rt_frame(vmspace::UserRegs& regs, const GuestRea
         if (fpstate % 16 != 0) return err(EINVAL);
         FxsaveArea fx;
         VK_TRY(read(fpstate, &fx, sizeof fx));
-        if (fx.mxcsr & ~kMxcsrFeatureMask) return err(EINVAL);
+        if (fx.mxcsr & ~mxcsr_feature_mask()) return err(EINVAL);
         out.fpu = fpu_from_fxsave(fx);
         out.fpu_valid = true;
     }

@@ -194,30 +194,40 @@ struct FpuState {
 };
 static_assert(sizeof(FpuState) == 416);
 
-// MXCSR_MASK stored in the images we make, and the MXCSR bits a restored
-// image may set (bits 0-15, DAZ included, as on every x86-64 CPU the vkernel
-// runs on; higher bits make FXRSTOR fault).
-inline constexpr u32 kMxcsrFeatureMask = 0xffff;
+// The MXCSR bits this CPU implements (FXSAVE's MXCSR_MASK; 0xffbf if the
+// CPU reports 0, as the SDM says): 0xffff with DAZ on Intel, 0x2ffff on AMD
+// (MM, misaligned-exception mask). Guests run on this CPU, so it is theirs
+// too: images we make carry it, and a restored MXCSR may set no other bit
+// (FXRSTOR would fault), exactly Linux's mxcsr_feature_mask.
+u32 mxcsr_feature_mask();
 
 // The state Linux gives a new thread and a signal handler: FCW 0x37f (all
 // exceptions masked, 64-bit precision), MXCSR 0x1f80, everything else zero.
 FpuState fpu_init_state();
 
-// FpuState <-> FXSAVE image. The image gets MXCSR_MASK = kMxcsrFeatureMask
-// and zero reserved and software bytes; the way back ignores those.
+// FpuState <-> FXSAVE image. The image gets MXCSR_MASK =
+// mxcsr_feature_mask() and zero reserved and software bytes; the way back
+// ignores those.
 FxsaveArea fxsave_from_fpu(const FpuState& fpu);
 FpuState fpu_from_fxsave(const FxsaveArea& fx);
 
 // --- Alternate signal stack -------------------------------------------------
 
-// A thread's sigaltstack, as Linux keeps it: size 0 means disabled, and
-// flags are what sigaltstack(2) stored (SS_DISABLE, or 0 / SS_AUTODISARM).
+// A thread's sigaltstack, as Linux keeps it (sas_ss_sp, sas_ss_size,
+// sas_ss_flags): size 0 means disabled; flags are the raw flags
+// sigaltstack(2) stored: 0 or SS_AUTODISARM while enabled, SS_DISABLE after
+// disabling or a reset, and 0 in a process that never called it (the
+// default here). The frame's uc_stack.ss_flags carries them as they are.
 struct AltStack {
     u64 sp = 0;
     u64 size = 0;
-    u32 flags = kSsDisable;
+    u32 flags = 0;
     bool operator==(const AltStack&) const = default;
 };
+
+// What Linux's sas_ss_reset() leaves: a new thread's altstack (clone with
+// CLONE_VM and without CLONE_VFORK), and one disarmed by SS_AUTODISARM.
+inline constexpr AltStack kAltStackReset{0, 0, kSsDisable};
 
 // Whether `sp` is on the altstack, as Linux's on_sig_stack(): never while
 // SS_AUTODISARM is set (the stack is disarmed while a handler runs on it).
@@ -270,7 +280,7 @@ Result<SigFrameLayout> sigframe_layout(u64 rsp, u64 sa_flags, const AltStack& al
 
 struct SetupResult {
     SigFrameLayout layout;
-    // The thread's altstack from now on: disarmed (disabled) if it had
+    // The thread's altstack from now on: kAltStackReset if it had
     // SS_AUTODISARM, otherwise unchanged. The frame keeps the old one, which
     // rt_sigreturn gives back.
     AltStack altstack;

@@ -238,6 +238,15 @@ void Vcpu::init_fpu(FpuState& out) {
     out.region[128] = 3;
 }
 
+void Vcpu::eat_kicks() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, kick_signal());
+    const struct timespec zero{0, 0};
+    while (::sigtimedwait(&set, nullptr, &zero) > 0) {
+    }
+}
+
 void Vcpu::kick() {
     if (thread_set_.load(std::memory_order_acquire)) pthread_kill(thread_, kick_signal());
 }
@@ -346,6 +355,9 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
         if (rc < 0 || run->exit_reason == KVM_EXIT_INTR) {
             if (rc < 0 && errno != EINTR && errno != EAGAIN) return host_err("KVM_RUN");
             run->kvm_dirty_regs = 0;
+            // The kick stays pending (it is blocked outside KVM_RUN) and would
+            // end every later KVM_RUN at once: take it now, as QEMU does.
+            eat_kicks();
             if (!user_mode) continue;  // inside a stub: finish the trap first
             save_gprs(regs);
             regs.rsp = r.rsp;

@@ -70,6 +70,7 @@ private:
     Result<void, HostError> setup();
     Result<void, HostError> prepare_thread();
     Result<void, HostError> complete_pending_io();
+    void eat_kicks();
     void load_full(VmSpace& space, const UserRegs& regs);
     void load_gprs(const UserRegs& regs);
     void save_gprs(UserRegs& regs) const;

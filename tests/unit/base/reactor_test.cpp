@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -218,6 +220,42 @@ TEST_F(ReactorTest, WakeFromAnotherThreadEndsALongRunOnce) {
     EXPECT_LT(returned - woke, 100ms);
 }
 
+TEST_F(ReactorTest, WakeEndsARunOnceWithoutTimeout) {
+    Reactor::RunResult result;
+    std::thread poller([&] { result = reactor().run_once(std::chrono::nanoseconds::max()); });
+    std::this_thread::sleep_for(30ms);
+    reactor().wake();
+    poller.join();
+    EXPECT_TRUE(result.woken);
+}
+
+// A host signal (handler without SA_RESTART) ends the wait early, with nothing done.
+TEST_F(ReactorTest, HostSignalEndsRunOnceEarly) {
+    struct sigaction sa{};
+    struct sigaction old{};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(::sigaction(SIGUSR2, &sa, &old), 0);
+    std::atomic<bool> done{false};
+    Reactor::RunResult result;
+    std::thread poller([&] {
+        result = reactor().run_once(10s);
+        done = true;
+    });
+    const auto start = Clock::now();
+    // Signal until it lands inside the wait (one sent before it would be lost).
+    while (!done.load() && Clock::now() - start < 5s) {
+        std::this_thread::sleep_for(20ms);
+        if (!done.load()) ::pthread_kill(poller.native_handle(), SIGUSR2);
+    }
+    poller.join();
+    ::sigaction(SIGUSR2, &old, nullptr);
+    EXPECT_LT(Clock::now() - start, 5s);
+    EXPECT_FALSE(result.busy);
+    EXPECT_FALSE(result.woken);
+    EXPECT_EQ(result.callbacks, 0u);
+}
+
 TEST_F(ReactorTest, WakeBeforeRunOnceMakesTheNextOneReturn) {
     reactor().wake();
     const auto start = Clock::now();
@@ -423,13 +461,15 @@ TEST_F(ReactorTest, TenThousandTimers) {
     std::vector<int> order;
     order.reserve(kCount);
     Clock::duration worst{};
+    Clock::time_point added = Clock::time_point::max();
     int early = 0;
     for (int i = 0; i < kCount; ++i) {
         deadlines[i] = base + std::chrono::microseconds(spread_us(rng));
         ids[i] = reactor().add_timer(deadlines[i], [&, i](int) {
             const auto now = Clock::now();
             if (now < deadlines[i]) ++early;
-            worst = std::max(worst, now - deadlines[i]);
+            // Lateness the reactor is answerable for: not before polling began.
+            worst = std::max(worst, now - std::max(deadlines[i], added));
             order.push_back(i);
         });
     }
@@ -438,8 +478,7 @@ TEST_F(ReactorTest, TenThousandTimers) {
         EXPECT_TRUE(reactor().cancel_timer(ids[i]));
         ++cancelled;
     }
-    const auto added = Clock::now();
-    if (added > base) std::printf("[ note     ] adding took past the first deadline\n");
+    added = Clock::now();
     const auto expected = static_cast<std::size_t>(kCount - cancelled);
     ASSERT_TRUE(run_until([&] { return order.size() == expected; }, 10s));
     reactor().run_once(20ms);  // nothing else may show up
@@ -458,7 +497,7 @@ TEST_F(ReactorTest, ConcurrentAddTimerWhileAThirdThreadPolls) {
     struct Slot {
         Clock::time_point deadline;
         TimerId id{};
-        bool cancelled = false;              // cancel_timer returned true
+        bool cancelled = false;  // cancel_timer returned true
         std::atomic<int> fired{0};
         std::atomic<bool> early{false};
     };
