@@ -71,8 +71,8 @@ Result<long> sys_rt_sigaction(Task& task, const SyscallArgs& a) {
         // Setting SIG_IGN (or SIG_DFL for a default-ignored signal) drops it if pending.
         const bool ign = next.handler == 1 || (next.handler == 0 && (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH));
         if (ign) {
-            task.process->shared_pending &= ~sigbit(sig);
-            for (Task* t : task.process->threads) t->pending &= ~sigbit(sig);
+            task.process->shared_q.drop(task.process->shared_pending, sig);
+            for (Task* t : task.process->threads) t->pending_q.drop(t->pending, sig);
         }
     }
     return 0;
@@ -136,13 +136,10 @@ Result<long> sys_rt_sigtimedwait(Task& task, const SyscallArgs& a) {
         if (ready) {
             const int sig = __builtin_ctzll(ready) + 1;
             KSigInfo info;
-            if (task.pending & sigbit(sig)) {
-                task.pending &= ~sigbit(sig);
-                info = task.pending_info[sig - 1];
-            } else {
-                p.shared_pending &= ~sigbit(sig);
-                info = p.shared_info[sig - 1];
-            }
+            if (task.pending & sigbit(sig))
+                info = task.pending_q.take(task.pending, sig);
+            else
+                info = p.shared_q.take(p.shared_pending, sig);
             if (a[1]) VK_TRY(copy_out(task.mm(), UserPtr<KSigInfo>(a[1]), info));
             return sig;
         }

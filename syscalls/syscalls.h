@@ -38,7 +38,7 @@ VK_DECLARE(tgkill) VK_DECLARE(tkill) VK_DECLARE(sigaltstack) VK_DECLARE(rt_sigre
 VK_DECLARE(setitimer) VK_DECLARE(getitimer) VK_DECLARE(alarm)
 // time.cpp
 VK_DECLARE(clock_gettime) VK_DECLARE(clock_getres) VK_DECLARE(gettimeofday) VK_DECLARE(time)
-VK_DECLARE(nanosleep) VK_DECLARE(clock_nanosleep)
+VK_DECLARE(nanosleep) VK_DECLARE(clock_nanosleep) VK_DECLARE(restart_syscall)
 // info.cpp
 VK_DECLARE(uname) VK_DECLARE(getrandom) VK_DECLARE(sysinfo)
 #undef VK_DECLARE

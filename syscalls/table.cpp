@@ -105,6 +105,7 @@ SyscallTable build() {
     set(247, sys_waitid, {I, I, B, H, B});
     set(309, sys_getcpu, {B, B, B});
     set(435, sys_clone3, {B, U});
+    set(219, sys_restart_syscall, {});
     (void)N;
     (void)S;
     return t;

@@ -37,11 +37,14 @@ Result<clockid_t> host_clock(u64 id) {
     }
 }
 
-// Sleeps until `deadline`; a signal ends the sleep with EINTR and the time
-// left in `rem_addr` (if given), as nanosleep(2) says.
+// Sleeps until `deadline`. A signal with a handler ends the sleep with EINTR
+// and the time left in `rem_addr` (if given), as nanosleep(2) says; one that
+// runs no handler (a stop and continue) lets it go on via restart_syscall.
 Result<long> sleep_until(Task& task, Clock::time_point deadline, u64 rem_addr) {
     const WakeReason why = task.kernel.sleep(task, nullptr, deadline);
     if (why != WakeReason::kInterrupted) return 0;
+    task.restart_deadline = deadline;
+    task.restart_rem = rem_addr;
     if (rem_addr) {
         auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
         if (left.count() < 0) left = {};
@@ -49,7 +52,7 @@ Result<long> sleep_until(Task& task, Clock::time_point deadline, u64 rem_addr) {
                            static_cast<i64>(left.count() % 1'000'000'000)};
         VK_TRY(copy_out(task.mm(), UserPtr<Timespec>(rem_addr), rem));
     }
-    return err(EINTR);
+    return err(kERestartRestartBlock);
 }
 
 Result<Clock::duration> duration_of(const Timespec& ts) {
@@ -94,6 +97,13 @@ Result<long> sys_time(Task& task, const SyscallArgs& a) {
     return now;
 }
 
+Result<long> sys_restart_syscall(Task& task, const SyscallArgs&) {
+    if (!task.restart_deadline) return err(EINTR);
+    const auto deadline = *task.restart_deadline;
+    task.restart_deadline.reset();
+    return sleep_until(task, deadline, task.restart_rem);
+}
+
 Result<long> sys_nanosleep(Task& task, const SyscallArgs& a) {
     const Timespec ts = VK_TRY(copy_in(task.mm(), UserPtr<Timespec>(a[0])));
     const auto d = VK_TRY(duration_of(ts));
@@ -114,7 +124,7 @@ Result<long> sys_clock_nanosleep(Task& task, const SyscallArgs& a) {
         auto left = std::chrono::duration_cast<Clock::duration>(d - now_d);
         if (left.count() < 0) left = {};
         auto r = sleep_until(task, Clock::now() + left, 0);
-        if (!r) return r.error().code == EINTR ? err(kERestartNoHand) : r;
+        if (!r) return err(kERestartNoHand);  // an absolute sleep restarts as is
         return 0;
     }
     auto r = sleep_until(task, Clock::now() + d, a[3]);

@@ -248,10 +248,13 @@ Result<void> Mm::discard(u64 start, u64 end) {
     for (u64 va = start; va < end;) {
         const Region* r = find(va);
         const u64 e = std::min(end, r->end);
-        // Only private anonymous memory has pages to zero; file pages are
-        // re-read from the file, which for a private copy is what Linux does too.
-        const u64 first = (r->offset + (va - r->start)) / kPageSize;
-        r->object->drop_pages(first, first + (e - va) / kPageSize);
+        // Private pages are dropped (anonymous ones read back as zero, file
+        // ones from the file, as on Linux); shared memory keeps its contents
+        // and is only unmapped from this process.
+        if (!r->shared) {
+            const u64 first = (r->offset + (va - r->start)) / kPageSize;
+            r->object->drop_pages(first, first + (e - va) / kPageSize);
+        }
         va = e;
     }
     return {};

@@ -59,8 +59,10 @@ void fix_restart(Task& t, const SigAction* handler) {
     default: restart = true; break;  // ERESTARTNOINTR
     }
     if (restart) {
-        // Back to the `syscall` instruction, with the number in rax again.
-        t.regs.rax = t.orig_rax;
+        // Back to the `syscall` instruction, with the number in rax again;
+        // an interrupted sleep goes on through restart_syscall(2).
+        constexpr u64 kNrRestartSyscall = 219;
+        t.regs.rax = -ret == kERestartRestartBlock ? kNrRestartSyscall : t.orig_rax;
         t.regs.rip -= 2;
     } else {
         t.regs.rax = static_cast<u64>(-static_cast<long>(EINTR));

@@ -66,8 +66,10 @@ void Kernel::send_signal(Process& p, int sig, const KSigInfo& info) {
     if (sig <= 0 || sig > kNsig || p.zombie) return;
     if (sig == SIGKILL || sig == SIGCONT) {
         // Both resume a stopped process; stop signals still pending are dropped.
-        p.shared_pending &= ~kStopMask;
-        for (Task* t : p.threads) t->pending &= ~kStopMask;
+        for (int s2 : {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}) {
+            p.shared_q.drop(p.shared_pending, s2);
+            for (Task* t : p.threads) t->pending_q.drop(t->pending, s2);
+        }
         if (p.stopped) {
             p.stopped = false;
             if (sig == SIGCONT) {
@@ -86,12 +88,9 @@ void Kernel::send_signal(Process& p, int sig, const KSigInfo& info) {
             for (Task* t : p.threads) wake(*t);
         }
     }
-    if (kStopMask & sigbit(sig)) p.shared_pending &= ~sigbit(SIGCONT);
+    if (kStopMask & sigbit(sig)) p.shared_q.drop(p.shared_pending, SIGCONT);
     if (ignored(p, sig) && sig != SIGKILL) return;
-    if (p.shared_pending & sigbit(sig)) return;  // standard signals do not queue
-    p.shared_pending |= sigbit(sig);
-    p.shared_info[sig - 1] = info;
-    p.shared_info[sig - 1].signo = sig;
+    if (!p.shared_q.add(p.shared_pending, sig, info)) return;  // merged
     // Wake one thread that does not block it (all, for SIGKILL).
     for (Task* t : p.threads) {
         if (sig == SIGKILL || !(t->sigmask & sigbit(sig))) {
@@ -109,10 +108,7 @@ void Kernel::send_signal_to_task(Task& t, int sig, const KSigInfo& info) {
         return;
     }
     if (ignored(p, sig)) return;
-    if (t.pending & sigbit(sig)) return;
-    t.pending |= sigbit(sig);
-    t.pending_info[sig - 1] = info;
-    t.pending_info[sig - 1].signo = sig;
+    if (!t.pending_q.add(t.pending, sig, info)) return;
     if (!(t.sigmask & sigbit(sig))) notify(*this, t);
 }
 
@@ -124,9 +120,7 @@ void Kernel::force_signal(Task& t, int sig, const KSigInfo& info) {
         a.handler = kSigDfl;
         t.sigmask &= ~sigbit(sig);
     }
-    t.pending |= sigbit(sig);
-    t.pending_info[sig - 1] = info;
-    t.pending_info[sig - 1].signo = sig;
+    t.pending_q.add(t.pending, sig, info);
     t.pending_fault = sig;
 }
 
@@ -158,13 +152,10 @@ void Kernel::deliver_signals(Task& t) {
         const u64 pick = own ? own : deliverable;
         const int sig = __builtin_ctzll(pick) + 1;
         KSigInfo info;
-        if (t.pending & sigbit(sig)) {
-            t.pending &= ~sigbit(sig);
-            info = t.pending_info[sig - 1];
-        } else {
-            p.shared_pending &= ~sigbit(sig);
-            info = p.shared_info[sig - 1];
-        }
+        if (t.pending & sigbit(sig))
+            info = t.pending_q.take(t.pending, sig);
+        else
+            info = p.shared_q.take(p.shared_pending, sig);
         const SigAction act = p.sighand->actions[sig - 1];
         if (sig != SIGKILL && act.handler == kSigIgn) continue;
         if (sig != SIGKILL && act.handler != kSigDfl) fix_restart(t, &act);

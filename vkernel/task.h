@@ -7,6 +7,7 @@
 
 #include <array>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,59 @@ struct KSigInfo {
 };
 static_assert(sizeof(KSigInfo) == 128);
 
+// Pending signals' information. Standard signals (1-31) are pending at most
+// once; real-time signals (32-64) queue, one entry per send.
+struct SigQueue {
+    std::array<KSigInfo, kNsig> std_info{};
+    std::deque<KSigInfo> rt;
+
+    // Adds `sig` to `mask` and the queue; false if a standard signal was
+    // already pending (it is then merged).
+    bool add(u64& mask, int sig, const KSigInfo& info) {
+        KSigInfo i = info;
+        i.signo = sig;
+        if (sig >= 32) {
+            rt.push_back(i);
+        } else {
+            if (mask & (1ULL << (sig - 1))) return false;
+            std_info[sig - 1] = i;
+        }
+        mask |= 1ULL << (sig - 1);
+        return true;
+    }
+    // Takes one instance of pending `sig`, clearing its bit when none is left.
+    KSigInfo take(u64& mask, int sig) {
+        KSigInfo out;
+        if (sig >= 32) {
+            bool more = false;
+            bool found = false;
+            for (auto it = rt.begin(); it != rt.end();) {
+                if (it->signo != sig) {
+                    ++it;
+                    continue;
+                }
+                if (!found) {
+                    out = *it;
+                    found = true;
+                    it = rt.erase(it);
+                } else {
+                    more = true;
+                    break;
+                }
+            }
+            if (!more) mask &= ~(1ULL << (sig - 1));
+            return out;
+        }
+        mask &= ~(1ULL << (sig - 1));
+        return std_info[sig - 1];
+    }
+    // Drops every instance of `sig`.
+    void drop(u64& mask, int sig) {
+        mask &= ~(1ULL << (sig - 1));
+        std::erase_if(rt, [sig](const KSigInfo& i) { return i.signo == sig; });
+    }
+};
+
 // Signal handlers, shared by threads (and by CLONE_SIGHAND children).
 struct SigHand {
     std::array<SigAction, kNsig> actions{};
@@ -85,7 +139,7 @@ public:
 
     // Signals sent to the process as a whole.
     u64 shared_pending = 0;
-    std::array<KSigInfo, kNsig> shared_info{};
+    SigQueue shared_q;
 
     bool exiting = false;       // a group exit is under way
     bool zombie = false;        // all threads gone, waiting to be reaped
@@ -128,7 +182,7 @@ public:
     // Signals.
     u64 sigmask = 0;
     u64 pending = 0;
-    std::array<KSigInfo, kNsig> pending_info{};
+    SigQueue pending_q;
     std::optional<u64> saved_sigmask;  // sigsuspend / ppoll restore on return
     u64 altstack_sp = 0, altstack_size = 0;
     u32 altstack_flags = 0;
@@ -145,6 +199,9 @@ public:
     u64 fault_trapno = 0, fault_error = 0, fault_cr2 = 0;
     int pending_fault = 0;  // the signal a CPU fault forced, until delivered
     u64 orig_rax = 0;       // the syscall number, for restarting it
+    // restart_syscall(2) state of an interrupted sleep (ERESTART_RESTARTBLOCK).
+    std::optional<Clock::time_point> restart_deadline;
+    u64 restart_rem = 0;
     bool in_syscall = false;
     u64 slice_start_ns = 0;
 };
