@@ -1,6 +1,7 @@
 // File syscalls on the only files there are yet: guest fds 0-2, which are the
 // host's stdin, stdout and stderr (the VFS replaces this).
 
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -12,6 +13,7 @@
 
 #include "syscalls/syscalls.h"
 #include "vkernel/kernel.h"
+#include "vkernel/signal_delivery.h"
 #include "vkernel/user_memory.h"
 
 namespace vk::sys {
@@ -65,8 +67,10 @@ Result<long> read_guest(Task& task, int hfd, u64 buf, u64 len) {
     const u64 ok = user_accessible(task.mm(), buf, std::min(len, kChunk), true);
     if (ok == 0 && len > 0) return err(EFAULT);
     std::vector<std::byte> tmp(ok);
-    // FIXME: wait for input in the reactor instead; until then the read
-    // runs without the kernel lock so other vCPUs go on.
+    // Wait for input in the reactor, so other guest threads run meanwhile.
+    struct pollfd pfd{hfd, POLLIN, 0};
+    if (::poll(&pfd, 1, 0) == 0 && !task.kernel.wait_host_fd(task, hfd, POLLIN))
+        return err(kERestartSys);
     const ssize_t n = task.kernel.without_lock([&] { return ::read(hfd, tmp.data(), ok); });
     if (n < 0) return err(errno);
     VK_TRY(copy_out_bytes(task.mm(), buf, tmp.data(), static_cast<u64>(n)));

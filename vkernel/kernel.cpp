@@ -27,6 +27,7 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
     auto mem = VK_TRY(pmap::PhysMemory::create(opts.memory));
     std::unique_ptr<Kernel> k(new Kernel(opts, table, std::move(mem)));
     k->machine_ = VK_TRY(vmspace::Machine::create(k->mem_, k->frames_));
+    k->reactor_.emplace(VK_TRY(Reactor::create()));
     // Leave room for page tables and the vkernel's own frames: 1/16 of memory.
     const u64 total = k->frames_.total_frames();
     k->commit_.limit = total - total / 16 - std::min<u64>(total / 4, 256);
@@ -99,7 +100,7 @@ Result<int, ExecError> Kernel::run(const std::string& path, const std::vector<st
         std::lock_guard g(kmu_);
         stopping_ = true;
     }
-    ticker_cv_.notify_all();
+    reactor_->wake();
     ticker.join();
     return init_status_;
 }
@@ -257,39 +258,60 @@ int Kernel::wake_some(WaitQueue& wq, int n, const std::function<bool(Task&)>& pr
 
 u64 Kernel::add_timer(Clock::time_point deadline, std::function<void()> fn) {
     const u64 id = next_timer_++;
-    const bool first = timers_.empty() || deadline < timers_.begin()->first;
-    timers_.emplace(deadline, std::make_pair(id, std::move(fn)));
-    if (first) ticker_cv_.notify_one();
+    // The reactor's callback runs without the kernel lock and may race with
+    // cancel_timer: it looks the timer up again under the lock, so a
+    // cancelled one is simply gone.
+    const TimerId rid = reactor_->add_timer(deadline, [this, id](int) {
+        std::lock_guard g(kmu_);
+        auto it = timers_.find(id);
+        if (it == timers_.end()) return;
+        auto fn = std::move(it->second.second);
+        timers_.erase(it);
+        fn();
+    });
+    timers_.emplace(id, std::make_pair(rid, std::move(fn)));
     return id;
 }
 
 bool Kernel::cancel_timer(u64 id) {
-    for (auto it = timers_.begin(); it != timers_.end(); ++it) {
-        if (it->second.first == id) {
-            timers_.erase(it);
-            return true;
-        }
-    }
-    return false;
+    auto it = timers_.find(id);
+    if (it == timers_.end()) return false;
+    reactor_->cancel_timer(it->second.first);
+    timers_.erase(it);
+    return true;
 }
 
-// The ticker fires timers and preempts: while tasks wait in the run queue it
-// kicks vCPUs that are running guest code, once per slice.
-void Kernel::ticker_loop() {
-    std::unique_lock lk(kmu_);
-    auto next_tick = Clock::now() + kSlice;
-    while (!stopping_) {
-        auto until = next_tick;
-        if (!timers_.empty()) until = std::min(until, timers_.begin()->first);
-        ticker_cv_.wait_until(lk, until);
-        const auto now = Clock::now();
-        while (!timers_.empty() && timers_.begin()->first <= now) {
-            auto fn = std::move(timers_.begin()->second.second);
-            timers_.erase(timers_.begin());
-            fn();
+bool Kernel::wait_host_fd(Task& t, int fd, short events) {
+    // The callback may run after we gave up (a cancel that lost the race):
+    // it holds its own flag and finds the task again by tid.
+    auto ready = std::make_shared<bool>(false);
+    const int tid = t.tid;
+    const PollId pid = reactor_->poll_fd(fd, events, [this, tid, ready](int) {
+        std::lock_guard g(kmu_);
+        *ready = true;
+        if (Task* task = find_task(tid)) wake(*task);
+    });
+    while (!*ready) {
+        if (sleep(t, nullptr, std::nullopt) == WakeReason::kInterrupted && !*ready) {
+            reactor_->cancel_poll(pid);
+            return false;
         }
-        if (now >= next_tick) {
-            next_tick = now + kSlice;
+    }
+    return true;
+}
+
+// The ticker is the reactor's poller: it fires timers and host I/O
+// completions, and preempts: while tasks wait in the run queue it kicks
+// vCPUs that are running guest code, once per slice.
+void Kernel::ticker_loop() {
+    auto next_tick = Clock::now() + kSlice;
+    for (;;) {
+        const auto now = Clock::now();
+        if (now < next_tick) reactor_->run_once(next_tick - now);
+        std::lock_guard g(kmu_);
+        if (stopping_) return;
+        if (Clock::now() >= next_tick) {
+            next_tick = Clock::now() + kSlice;
             if (!runq_.empty())
                 for (auto& c : cpus_)
                     if (c->in_guest.load(std::memory_order_acquire)) c->vcpu->kick();

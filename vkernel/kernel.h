@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/reactor.h"
 #include "base/result.h"
 #include "pmap/frame_allocator.h"
 #include "pmap/phys_memory.h"
@@ -100,9 +101,14 @@ public:
         return f();
     }
 
-    // Timers: the callback runs with the kernel lock held, on some host thread.
+    // Timers: the callback runs with the kernel lock held, on the reactor's
+    // thread. cancel_timer is exact: after it the callback never runs.
     u64 add_timer(Clock::time_point deadline, std::function<void()> fn);
     bool cancel_timer(u64 id);
+
+    // Host fd readiness without blocking a vCPU: sleeps the task until `fd`
+    // has one of `events` (poll(2) bits), or a signal arrives (false).
+    bool wait_host_fd(Task& t, int fd, short events);
 
     // --- Processes (process.cpp) -------------------------------------------
     Process* find_process(int pid);
@@ -169,11 +175,12 @@ private:
 
     std::mutex kmu_;                        // the kernel lock
     std::condition_variable idle_cv_;       // idle vCPUs
-    std::condition_variable ticker_cv_;     // the ticker's next deadline changed
     std::deque<Task*> runq_;
     std::map<int, std::unique_ptr<Process>> processes_;
     std::map<int, std::unique_ptr<Task>> tasks_;
-    std::multimap<Clock::time_point, std::pair<u64, std::function<void()>>> timers_;
+    // Pending timers by id, with the reactor timer that fires each.
+    std::map<u64, std::pair<TimerId, std::function<void()>>> timers_;
+    std::optional<Reactor> reactor_;  // its callbacks take kmu_ themselves
     u64 next_timer_ = 1;
     int next_pid_ = 1;
     bool stopping_ = false;

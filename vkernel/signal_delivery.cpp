@@ -72,8 +72,7 @@ void fix_restart(Task& t, const SigAction* handler) {
 bool setup_signal_frame(Task& t, int sig, const KSigInfo& info, const SigAction& act) {
     SignalDelivery d;
     d.sig = sig;
-    static_assert(sizeof(d.info) == sizeof(info));
-    std::memcpy(static_cast<void*>(&d.info), &info, sizeof info);
+    d.info = info;
     d.handler = act.handler;
     d.flags = act.flags;
     d.restorer = act.restorer;

@@ -16,6 +16,7 @@
 #include "base/fiber.h"
 #include "base/types.h"
 #include "vkernel/mm.h"
+#include "vkernel/signal_frame.h"
 #include "vkernel/wait_queue.h"
 #include "vmspace/trap.h"
 #include "vmspace/vcpu.h"
@@ -37,28 +38,8 @@ struct SigAction {
 inline constexpr int kNsig = 64;
 inline constexpr u64 sigbit(int sig) { return 1ULL << (sig - 1); }
 
-// Linux's siginfo_t, the fields the kernel fills.
-struct KSigInfo {
-    i32 signo = 0, errno_ = 0, code = 0, pad = 0;
-    union {
-        struct {
-            i32 pid;
-            u32 uid;
-        } kill;
-        struct {
-            i32 pid;
-            u32 uid;
-            i32 status;
-            i32 pad;
-            i64 utime, stime;
-        } chld;
-        struct {
-            u64 addr;
-        } fault;
-        u8 raw[112];
-    } u{};
-};
-static_assert(sizeof(KSigInfo) == 128);
+// Linux's siginfo_t, as signal_frame.h defines it for the frames.
+using KSigInfo = SigInfo;
 
 // Pending signals' information. Standard signals (1-31) are pending at most
 // once; real-time signals (32-64) queue, one entry per send.
