@@ -87,6 +87,17 @@ Result<long> sys_mmap(Task& task, const SyscallArgs& a) {
     return static_cast<long>(start);
 }
 
+Result<long> sys_mremap(Task& task, const SyscallArgs& a) {
+    const u64 flags = a[3];
+    if (flags & ~u64{MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP}) return err(EINVAL);
+    if (flags & MREMAP_DONTUNMAP) return err(EINVAL);  // not supported yet
+    if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return err(EINVAL);
+    std::optional<u64> fixed;
+    if (flags & MREMAP_FIXED) fixed = a[4];
+    const u64 r = VK_TRY(task.mm().remap(a[0], a[1], a[2], flags & MREMAP_MAYMOVE, fixed));
+    return static_cast<long>(r);
+}
+
 Result<long> sys_munmap(Task& task, const SyscallArgs& a) {
     const u64 addr = a[0], len = a[1];
     if (!page_aligned(addr) || len == 0) return err(EINVAL);

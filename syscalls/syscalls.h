@@ -18,7 +18,7 @@ VK_DECLARE(read) VK_DECLARE(write) VK_DECLARE(readv) VK_DECLARE(writev) VK_DECLA
 VK_DECLARE(close) VK_DECLARE(fstat) VK_DECLARE(newfstatat) VK_DECLARE(lseek)
 VK_DECLARE(dup) VK_DECLARE(dup2) VK_DECLARE(dup3) VK_DECLARE(readlink)
 // mm.cpp
-VK_DECLARE(brk) VK_DECLARE(mmap) VK_DECLARE(munmap) VK_DECLARE(mprotect) VK_DECLARE(madvise)
+VK_DECLARE(brk) VK_DECLARE(mmap) VK_DECLARE(mremap) VK_DECLARE(munmap) VK_DECLARE(mprotect) VK_DECLARE(madvise)
 // process.cpp
 VK_DECLARE(exit) VK_DECLARE(exit_group) VK_DECLARE(fork) VK_DECLARE(vfork) VK_DECLARE(clone)
 VK_DECLARE(clone3) VK_DECLARE(execve) VK_DECLARE(wait4) VK_DECLARE(waitid)

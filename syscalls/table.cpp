@@ -106,6 +106,7 @@ SyscallTable build() {
     set(309, sys_getcpu, {B, B, B});
     set(435, sys_clone3, {B, U});
     set(219, sys_restart_syscall, {});
+    set(25, sys_mremap, {H, U, U, H, H});
     (void)N;
     (void)S;
     return t;

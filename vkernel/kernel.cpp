@@ -160,14 +160,20 @@ void Kernel::task_main(Task& t) {
         std::shared_ptr<Mm> mm = t.process->mm;  // alive across the unlocked run
         cpu.in_guest.store(true, std::memory_order_release);
         kmu_.unlock();
+        const auto t0 = Clock::now();
         auto trap = cpu.vcpu->run(mm->space(), t.regs);
+        const auto t1 = Clock::now();
         kmu_.lock();
         cpu.in_guest.store(false, std::memory_order_release);
+        // Guest time is user time; the handling below is system time.
+        t.process->utime_ns += static_cast<u64>((t1 - t0).count());
         if (!trap) {
             log_error("{}", trap.error().message());
             kill_by_signal(t, SIGKILL, " (the vkernel could not run it)");
             continue;
         }
+        Process* proc = t.process;
+        t.blocked_ns = 0;
         switch (trap->kind) {
         case TrapKind::kSyscall: dispatch_syscall(t); break;
         case TrapKind::kPageFault: handle_fault(t, trap.value()); break;
@@ -185,6 +191,9 @@ void Kernel::task_main(Task& t) {
             if (!runq_.empty()) yield(t);
             break;
         }
+        // A live thread keeps its process alive; time asleep is not CPU time.
+        const u64 handled = static_cast<u64>((Clock::now() - t1).count());
+        if (!proc->zombie) proc->stime_ns += handled - std::min(handled, t.blocked_ns);
     }
     exit_thread(t, t.exit_code);
     // The fiber ends here; cpu_loop releases the task.
@@ -199,7 +208,9 @@ void Kernel::yield(Task& t) {
     }
     t.state = TaskState::kRunnable;
     runq_.push_back(&t);
+    const auto t0 = Clock::now();
     t.fiber->suspend();
+    t.blocked_ns += static_cast<u64>((Clock::now() - t0).count());
 }
 
 WakeReason Kernel::sleep(Task& t, WaitQueue* wq, std::optional<Clock::time_point> deadline,
@@ -219,7 +230,9 @@ WakeReason Kernel::sleep(Task& t, WaitQueue* wq, std::optional<Clock::time_point
         (void)cpu.vcpu->save_fpu(t.fpu);
         cpu.fpu_owner = nullptr;
     }
+    const auto t0 = Clock::now();
     t.fiber->suspend();
+    t.blocked_ns += static_cast<u64>((Clock::now() - t0).count());
     if (wq) wq->remove(&t);
     t.sleeping_on = nullptr;
     if (timer) cancel_timer(timer);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "vkernel/user_memory.h"
 
@@ -258,6 +259,54 @@ Result<void> Mm::discard(u64 start, u64 end) {
         va = e;
     }
     return {};
+}
+
+Result<u64> Mm::remap(u64 old, u64 old_len, u64 new_len, bool may_move,
+                      std::optional<u64> fixed) {
+    if (!page_aligned(old) || new_len == 0) return err(EINVAL);
+    old_len = page_round_up(old_len);
+    new_len = page_round_up(new_len);
+    if (old_len == 0 || old + old_len < old || old + old_len > kUserTop) return err(EINVAL);
+    const Region* r = find(old);
+    if (!r || old + old_len > r->end) return err(EFAULT);
+    if (fixed) {
+        const u64 to = *fixed;
+        if (!page_aligned(to) || to < kUserMin || to + new_len > kUserTop || to + new_len < to)
+            return err(EINVAL);
+        if (to < old + old_len && old < to + new_len) return err(EINVAL);  // overlap
+    }
+    if (!fixed && new_len <= old_len) {
+        unmap(old + new_len, old + old_len);
+        return old;
+    }
+    // In place, if the pages after it are free.
+    const u64 grow_end = old + new_len;
+    if (!fixed && old + old_len == r->end && grow_end <= kUserTop) {
+        auto next = regions_.upper_bound(old);
+        if (next == regions_.end() || next->first >= grow_end) {
+            const u64 extra = (new_len - old_len) / kPageSize;
+            if (commit_ && r->charged && !commit_->charge(extra)) return err(ENOMEM);
+            split_at(old);
+            regions_.find(old)->second.end = grow_end;
+            return old;
+        }
+    }
+    if (!may_move) return err(ENOMEM);
+    // Move: the new range shows the same object at the same offset.
+    split_at(old);
+    split_at(old + old_len);
+    Region moved = regions_.find(old)->second;
+    const u64 to = fixed ? *fixed : VK_TRY(find_free(new_len));
+    if (fixed) unmap(to, to + new_len);
+    const Region keep = moved;
+    unmap(old, old + old_len);
+    moved.start = to;
+    moved.end = to + new_len;
+    if (auto m = map(moved); !m) {
+        (void)map(keep);  // put it back; its charge was just given up
+        return Unexpected{m.error()};
+    }
+    return to;
 }
 
 Result<u64> Mm::find_free(u64 len) const {

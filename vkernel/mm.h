@@ -113,6 +113,11 @@ public:
     Result<void> protect(u64 start, u64 end, u32 prot);
     // Zeroes private anonymous pages in [start, end) (MADV_DONTNEED).
     Result<void> discard(u64 start, u64 end);
+    // mremap(2): resizes [old, old + old_len) (one region), in place when it
+    // can, else (may_move) at a new address or at `fixed`. Returns the
+    // address. EFAULT if the range is not one region, ENOMEM if it cannot
+    // grow, EINVAL for bad arguments.
+    Result<u64> remap(u64 old, u64 old_len, u64 new_len, bool may_move, std::optional<u64> fixed);
     // A free range of `len` bytes, searched top-down from the mmap base.
     Result<u64> find_free(u64 len) const;
     const Region* find(u64 va) const;

@@ -184,7 +184,7 @@ public:
     std::optional<Clock::time_point> restart_deadline;
     u64 restart_rem = 0;
     bool in_syscall = false;
-    u64 slice_start_ns = 0;
+    u64 blocked_ns = 0;  // asleep during the current trap's handling
 };
 
 }  // namespace vk
