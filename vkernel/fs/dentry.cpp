@@ -82,4 +82,14 @@ void Dentry::move_to(const std::shared_ptr<Dentry>& new_parent, std::string_view
     new_parent->children_.insert_or_assign(name_, weak_from_this());
 }
 
+void Dentry::exchange(const std::shared_ptr<Dentry>& a, const std::shared_ptr<Dentry>& b) {
+    VK_ASSERT(a->parent_ && b->parent_);
+    a->parent_->forget_child(a->name_, a.get());
+    b->parent_->forget_child(b->name_, b.get());
+    std::swap(a->parent_, b->parent_);
+    std::swap(a->name_, b->name_);
+    a->parent_->children_.insert_or_assign(a->name_, std::weak_ptr<Dentry>(a));
+    b->parent_->children_.insert_or_assign(b->name_, std::weak_ptr<Dentry>(b));
+}
+
 }  // namespace vk::fs

@@ -10,7 +10,8 @@
 // inode, so a directory keeps one dentry while anyone holds it (a cwd, an
 // open file, a mount). Every change of the namespace goes through the VFS,
 // which keeps the cache in step: unlink and rmdir kill the dentry, rename
-// moves it.
+// moves it. A dentry lives only while something holds it (a Path, a child
+// dentry, a mount); nothing is cached beyond that yet.
 
 #include <map>
 #include <memory>
@@ -58,6 +59,8 @@ public:
     // Moves this dentry to `new_parent` under `new_name` (rename), killing
     // any cached dentry that had that name.
     void move_to(const std::shared_ptr<Dentry>& new_parent, std::string_view new_name);
+    // Swaps the places of `a` and `b` (RENAME_EXCHANGE).
+    static void exchange(const std::shared_ptr<Dentry>& a, const std::shared_ptr<Dentry>& b);
     void add_mount() { ++mounts_; }
     void drop_mount() { --mounts_; }
 

@@ -61,8 +61,10 @@ std::shared_ptr<FileOps> directory_file_ops();
 class File {
 public:
     // `flags` as open(2) got them; the File keeps the F_GETFL view.
-    // `cred` is the opener's (Linux's f_cred), used for set-id clearing on write.
-    File(Path path, int flags, Credentials cred, std::shared_ptr<FileOps> ops);
+    // `cred` is the opener's (Linux's f_cred), used for set-id clearing on
+    // write. `ops` may be null at first and given once by set_ops() (an
+    // open hook sees the File before it has its FileOps).
+    File(Path path, int flags, Credentials cred, std::shared_ptr<FileOps> ops = nullptr);
     ~File();
     File(const File&) = delete;
     File& operator=(const File&) = delete;
@@ -70,6 +72,7 @@ public:
     const Path& path() const { return path_; }
     Inode& inode() const { return path_.inode(); }
     FileOps& ops() const { return *ops_; }
+    void set_ops(std::shared_ptr<FileOps> ops) { ops_ = std::move(ops); }
     const Credentials& cred() const { return cred_; }
 
     // What fcntl(F_GETFL) reports: access mode, status flags, O_LARGEFILE.

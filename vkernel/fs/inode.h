@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "pmap/phys_memory.h"
 #include "vkernel/fs/types.h"
 
 namespace vk::fs {
@@ -31,7 +32,8 @@ struct DirEntry {
 using DirEmit = std::function<bool(const DirEntry&)>;
 
 // State a later layer hangs on an inode: a FIFO's pipe, a bound unix
-// socket. The inode owns it.
+// socket. The inode owns it, so it must not hold the inode (or a File or
+// Path of it) in turn: that would be a reference cycle.
 class InodeAttachment {
 public:
     virtual ~InodeAttachment() = default;
@@ -52,6 +54,11 @@ public:
 // Lifetime: shared_ptr. A directory's entries, dentries and open files
 // hold references; an inode whose nlink is 0 lives on until the last
 // reference goes.
+//
+// Identity: lookup() must return the same Inode object for the same file
+// for as long as anyone holds it (a dynamic filesystem such as procfs
+// keeps its live inodes in a table). The dentry cache takes a different
+// object under the same name to mean the old file was replaced.
 class Inode : public std::enable_shared_from_this<Inode> {
 public:
     virtual ~Inode() = default;
@@ -131,6 +138,14 @@ public:
     virtual std::optional<u64> next_data(u64 offset) const;
     virtual u64 next_hole(u64 offset) const;
     virtual Result<void> fsync() { return {}; }
+    // The guest frame holding page `index` (bytes index*4096 ...) of the
+    // data, for mmap coherent with read/write. With `create` a hole gets a
+    // zeroed frame (ENOSPC past the filesystem's size, ENOMEM when frames
+    // run out); without, a hole is ENOENT. The inode keeps its own frame
+    // reference; a mapping that keeps the frame takes another
+    // (FrameAllocator::ref). The size of the file is not checked (SIGBUS
+    // beyond it is the caller's rule). ENODEV for inodes without pages.
+    virtual Result<pmap::PhysAddr> page(u64 index, bool create);
 
     // ---- Opening ----
     // The operations of a new open file description of this inode. The

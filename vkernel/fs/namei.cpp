@@ -104,10 +104,11 @@ Path Walker::dots(const LastComponent& last) {
     return last.dir;
 }
 
-Result<Path> Walker::child(const Path& dir, std::string_view name) {
+Result<Path> Walker::child(const Path& dir, std::string_view name, bool cross_mounts) {
     if (name.size() > kNameMax) return err(ENAMETOOLONG);
     std::shared_ptr<Inode> inode = VK_TRY(dir.inode().lookup(name));
-    return cross(Path{dir.mount, dir.dentry->child(name, inode)});
+    Path p{dir.mount, dir.dentry->child(name, inode)};
+    return cross_mounts ? cross(std::move(p)) : p;
 }
 
 Result<LastComponent> Walker::follow(const Path& dir, const Path& link) {

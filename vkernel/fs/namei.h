@@ -39,9 +39,11 @@ public:
     Result<Path> resolve(const Path& at, std::string_view path, u32 flags);
     // The place `last` names when it is ".", ".." or "/".
     Path dots(const LastComponent& last);
-    // Looks `name` up in `dir` and crosses mounts on the result, without
-    // following a symlink. ENOENT when absent, ENAMETOOLONG for a long name.
-    Result<Path> child(const Path& dir, std::string_view name);
+    // Looks `name` up in `dir` without following a symlink, and crosses
+    // mounts on the result unless `cross` is false (unlink, rmdir and
+    // rename act on the mount point itself). ENOENT when absent,
+    // ENAMETOOLONG for a long name.
+    Result<Path> child(const Path& dir, std::string_view name, bool cross = true);
     // Follows the symlink `link` met in `dir`: counts it against the
     // budget (ELOOP), reads its body (ENOENT when empty) and walks to the
     // body's last component.

@@ -158,27 +158,28 @@ Result<SetAttr> prepare_chown(const Credentials& cred, const Inode& inode, u32 u
 
 Result<SetAttr> prepare_utimens(const Credentials& cred, const Inode& inode,
                                 const Timespec* times) {
-    const Timespec t = now();
     SetAttr a;
-    Timespec at{0, kUtimeNow}, mt{0, kUtimeNow};
     if (times) {
-        at = times[0];
-        mt = times[1];
-        for (const Timespec& x : {at, mt})
-            if (x.nsec != kUtimeNow && x.nsec != kUtimeOmit && (x.nsec < 0 || x.nsec > 999999999))
+        for (int i = 0; i < 2; ++i) {
+            const i64 ns = times[i].nsec;
+            if (ns != kUtimeNow && ns != kUtimeOmit && (ns < 0 || ns > 999'999'999))
                 return err(EINVAL);
+        }
+        if (times[0].nsec == kUtimeOmit && times[1].nsec == kUtimeOmit) return a;
+        if (times[0].nsec == kUtimeNow && times[1].nsec == kUtimeNow) times = nullptr;
     }
-    if (at.nsec == kUtimeOmit && mt.nsec == kUtimeOmit) return a;
-    const bool explicit_time = (at.nsec != kUtimeNow && at.nsec != kUtimeOmit) ||
-                               (mt.nsec != kUtimeNow && mt.nsec != kUtimeOmit);
-    if (explicit_time) {
+    if (times) {
+        // Any explicit choice (ATTR_TIMES_SET), even "now" for one of them.
         if (!owner_or_capable(cred, inode)) return err(EPERM);
     } else if (!owner_or_capable(cred, inode)) {
-        // Only "now": write permission is enough.
-        if (!permission(cred, inode, kMayWrite)) return err(EACCES);
+        // Both "now" (ATTR_TOUCH): write permission is enough.
+        VK_TRY(permission(cred, inode, kMayWrite));
     }
+    const Timespec t = now();
     a.valid = kAttrCtime;
     a.ctime = t;
+    const Timespec at = times ? times[0] : Timespec{0, kUtimeNow};
+    const Timespec mt = times ? times[1] : Timespec{0, kUtimeNow};
     if (at.nsec != kUtimeOmit) {
         a.valid |= kAttrAtime;
         a.atime = at.nsec == kUtimeNow ? t : at;

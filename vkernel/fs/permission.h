@@ -61,8 +61,9 @@ Result<SetAttr> prepare_chown(const Credentials& cred, const Inode& inode, u32 u
 
 // utimensat: `times` null means both now. Setting both to now needs
 // ownership, write permission, or CAP_FOWNER/CAP_DAC_OVERRIDE (EACCES);
-// setting explicit times needs ownership or CAP_FOWNER (EPERM).
-// Returns an empty change when both are UTIME_OMIT.
+// any other choice (even one "now" and one UTIME_OMIT) needs ownership or
+// CAP_FOWNER (EPERM). EINVAL for a bad tv_nsec. Returns an empty change
+// (valid == 0) when both are UTIME_OMIT.
 Result<SetAttr> prepare_utimens(const Credentials& cred, const Inode& inode, const Timespec* times);
 
 // The set-id bits a write or truncate by `cred` removes (file_remove_privs):

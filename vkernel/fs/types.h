@@ -27,13 +27,16 @@ inline constexpr u64 kPathMax = 4096;     // PATH_MAX, counting the NUL
 inline constexpr int kMaxSymlinks = 40;   // MAXSYMLINKS: links followed per lookup
 inline constexpr u64 kMaxFileSize = static_cast<u64>(INT64_MAX);  // MAX_LFS_FILESIZE
 
+// The kernel's O_LARGEFILE: 64-bit processes get it on every open and see
+// it in F_GETFL. (glibc defines O_LARGEFILE as 0 on x86-64.)
+inline constexpr int kOLargefile = 0100000;
+
 // __O_TMPFILE alone (O_TMPFILE includes O_DIRECTORY).
 inline constexpr int kOTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
 
 static_assert(O_CREAT == 0100 && O_EXCL == 0200 && O_TRUNC == 01000 && O_APPEND == 02000 &&
                   O_NONBLOCK == 04000 && O_DIRECTORY == 0200000 && O_NOFOLLOW == 0400000 &&
-                  O_CLOEXEC == 02000000 && O_PATH == 010000000 && O_TMPFILE == 020200000 &&
-                  O_LARGEFILE == 0100000,
+                  O_CLOEXEC == 02000000 && O_PATH == 010000000 && O_TMPFILE == 020200000,
               "open flags must be the x86-64 Linux ABI values");
 static_assert(AT_FDCWD == -100 && AT_SYMLINK_NOFOLLOW == 0x100 && AT_REMOVEDIR == 0x200 &&
                   AT_SYMLINK_FOLLOW == 0x400 && AT_EMPTY_PATH == 0x1000 && AT_EACCESS == 0x200,

@@ -12,9 +12,10 @@
 // host kernel.
 //
 // AT_EMPTY_PATH is how the f*() calls reach the same code: fchmod(fd) is
-// chmod(ctx, file.path(), "", mode, AT_EMPTY_PATH). Rejecting O_PATH
-// descriptors where Linux does (fchmod, fchown, fstatfs are fine, ...) is
-// the syscall layer's job.
+// chmod(ctx, file.path(), "", mode, AT_EMPTY_PATH). Which calls take an
+// O_PATH descriptor is the syscall layer's business (Linux: fstat, fstatfs,
+// fchdir and the *at() dirfds do; fchmod, fchown, ftruncate, read and
+// write are EBADF).
 //
 // Guarded by the kernel lock; no call blocks.
 
@@ -76,9 +77,12 @@ public:
     // table's business and is ignored.
     Result<std::shared_ptr<File>> open(const Context& ctx, const Path& at, std::string_view path,
                                        int flags, u32 mode) const;
-    // Wraps an already resolved path in a File (for the lead's execve, and
-    // for opening /proc/PID/fd links): permission checks as open(2).
+    // Opens an already resolved path (a /proc/PID/fd link, the program of
+    // an execve): the checks and effects of open(2) without O_CREAT.
     Result<std::shared_ptr<File>> open_path(const Context& ctx, const Path& path, int flags) const;
+    // May `path` be executed: a regular file on a mount without MS_NOEXEC,
+    // with an x bit the caller may use (EACCES otherwise).
+    Result<void> may_exec(const Context& ctx, const Path& path) const;
     void set_special_opener(SpecialOpener opener) { special_opener_ = std::move(opener); }
 
     // ---- Namespace changes ----
@@ -124,10 +128,11 @@ public:
     StatFs statfs_of(const Path& path) const;
 
     // ---- Process directories ----
-    // chdir/fchdir (fchdir: "" with the fd's path as `at`): search
-    // permission needed.
+    // chdir(2): a directory with search permission.
     Result<void> chdir(const Context& ctx, const Path& at, std::string_view path,
                        FsContext& fs) const;
+    // fchdir(2): `dir` is the fd's path (ENOTDIR, EACCES).
+    Result<void> set_cwd(const Context& ctx, const Path& dir, FsContext& fs) const;
     // chroot(2): CAP_SYS_CHROOT and search permission.
     Result<void> chroot(const Context& ctx, const Path& at, std::string_view path,
                         FsContext& fs) const;
@@ -165,8 +170,12 @@ private:
     void attach(const std::shared_ptr<Mount>& m, const Path& where);
     void detach(const std::shared_ptr<Mount>& m);
     Result<std::shared_ptr<File>> finish_open(const Context& ctx, const Path& path, int flags,
-                                              bool created) const;
-    Result<void> set_attr(const Context& ctx, const Path& path, const SetAttr& attr) const;
+                                              int acc, bool created) const;
+    Result<std::shared_ptr<File>> open_tmpfile(const Context& ctx, const Path& at,
+                                               std::string_view path, int flags, u32 lookup,
+                                               u32 mode) const;
+    // Attaches the FileOps of `file` from its inode (or the special opener).
+    Result<void> attach_ops(File& file) const;
 
     // The mount table: (parent mount, mount point) -> the mount on it.
     std::map<std::pair<const Mount*, const Dentry*>, std::shared_ptr<Mount>> mounts_on_;
