@@ -143,6 +143,7 @@ public:
     void deliver_signals(Task& t);
     // Ends `task`'s process as if by signal `sig` with a one-line report.
     void kill_by_signal(Task& task, int sig, const std::string& detail);
+    void notify_parent_of_stop(Process& p, int code, int status);
 
     std::mutex& lock() { return kmu_; }
 

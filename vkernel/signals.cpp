@@ -62,6 +62,21 @@ static void notify(Kernel& k, Task& t) {
         t.cpu->vcpu->kick();
 }
 
+// SIGCHLD (unless SA_NOCLDSTOP) and a wakeup for a parent in wait: its child
+// stopped or continued.
+void Kernel::notify_parent_of_stop(Process& p, int code, int status) {
+    if (!p.parent || p.parent->zombie) return;
+    KSigInfo ci;
+    ci.signo = SIGCHLD;
+    ci.code = code;
+    ci.u.chld.pid = p.pid;
+    ci.u.chld.uid = p.uid;
+    ci.u.chld.status = status;
+    const SigAction& pa = p.parent->sighand->actions[SIGCHLD - 1];
+    if (!(pa.flags & SA_NOCLDSTOP)) send_signal(*p.parent, SIGCHLD, ci);
+    wake_all(p.parent->child_wait);
+}
+
 void Kernel::send_signal(Process& p, int sig, const KSigInfo& info) {
     if (sig <= 0 || sig > kNsig || p.zombie) return;
     if (sig == SIGKILL || sig == SIGCONT) {
@@ -74,16 +89,7 @@ void Kernel::send_signal(Process& p, int sig, const KSigInfo& info) {
             p.stopped = false;
             if (sig == SIGCONT) {
                 p.report_continue = true;
-                if (p.parent && !p.parent->zombie) {
-                    KSigInfo ci;
-                    ci.signo = SIGCHLD;
-                    ci.code = CLD_CONTINUED;
-                    ci.u.chld.pid = p.pid;
-                    ci.u.chld.status = SIGCONT;
-                    const SigAction& pa = p.parent->sighand->actions[SIGCHLD - 1];
-                    if (!(pa.flags & SA_NOCLDSTOP)) send_signal(*p.parent, SIGCHLD, ci);
-                    wake_all(p.parent->child_wait);
-                }
+                notify_parent_of_stop(p, CLD_CONTINUED, SIGCONT);
             }
             for (Task* t : p.threads) wake(*t);
         }
@@ -168,19 +174,10 @@ void Kernel::deliver_signals(Task& t) {
                 p.stopped = true;
                 p.report_stop = true;
                 p.stop_sig = sig;
-                if (p.parent && !p.parent->zombie) {
-                    KSigInfo ci;
-                    ci.signo = SIGCHLD;
-                    ci.code = CLD_STOPPED;
-                    ci.u.chld.pid = p.pid;
-                    ci.u.chld.status = sig;
-                    const SigAction& pa = p.parent->sighand->actions[SIGCHLD - 1];
-                    if (!(pa.flags & SA_NOCLDSTOP)) send_signal(*p.parent, SIGCHLD, ci);
-                    wake_all(p.parent->child_wait);
-                }
+                notify_parent_of_stop(p, CLD_STOPPED, sig);
                 // Sleep until SIGCONT or SIGKILL.
                 while (p.stopped && !(p.shared_pending & sigbit(SIGKILL)) && !t.exiting)
-                    sleep(t, nullptr, std::nullopt, false), (void)0;
+                    sleep(t, nullptr, std::nullopt, false);
                 continue;
             }
             case Default::kTerm:
