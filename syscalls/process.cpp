@@ -278,12 +278,6 @@ Result<long> sys_setgroups(Task& task, const SyscallArgs&) {
     return task.process->euid == 0 ? Result<long>(0) : err(EPERM);
 }
 
-Result<long> sys_umask(Task& task, const SyscallArgs& a) {
-    const u32 old = task.process->umask;
-    task.process->umask = static_cast<u32>(a[0]) & 0777;
-    return old;
-}
-
 Result<long> sys_arch_prctl(Task& task, const SyscallArgs& a) {
     constexpr u64 kUserLimit = 0x0000'8000'0000'0000ULL;
     switch (a[0]) {

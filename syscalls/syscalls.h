@@ -5,6 +5,7 @@
 // arguments, copy user memory and call the kernel; no policy lives here.
 
 #include "vkernel/syscall_table.h"
+#include "vkernel/fs/types.h"
 #include "vkernel/task.h"
 
 namespace vk::sys {
@@ -12,11 +13,16 @@ namespace vk::sys {
 // The table main() hands to the kernel.
 const SyscallTable& linux64_table();
 
+// The credentials file checks use: the fs ids (= effective ids) of `p`.
+fs::Credentials credentials(const Process& p);
+
 #define VK_DECLARE(name) Result<long> sys_##name(Task& task, const SyscallArgs& args);
-// fs.cpp
-VK_DECLARE(read) VK_DECLARE(write) VK_DECLARE(readv) VK_DECLARE(writev) VK_DECLARE(ioctl)
-VK_DECLARE(close) VK_DECLARE(fstat) VK_DECLARE(newfstatat) VK_DECLARE(lseek)
-VK_DECLARE(dup) VK_DECLARE(dup2) VK_DECLARE(dup3) VK_DECLARE(readlink)
+// fd.cpp
+VK_DECLARE(read) VK_DECLARE(write) VK_DECLARE(readv) VK_DECLARE(writev) VK_DECLARE(pread64)
+VK_DECLARE(pwrite64) VK_DECLARE(preadv) VK_DECLARE(pwritev) VK_DECLARE(ioctl) VK_DECLARE(close)
+VK_DECLARE(close_range) VK_DECLARE(fstat) VK_DECLARE(newfstatat) VK_DECLARE(lseek)
+VK_DECLARE(dup) VK_DECLARE(dup2) VK_DECLARE(dup3) VK_DECLARE(readlink) VK_DECLARE(pipe)
+VK_DECLARE(pipe2) VK_DECLARE(fcntl)
 // mm.cpp
 VK_DECLARE(brk) VK_DECLARE(mmap) VK_DECLARE(mremap) VK_DECLARE(munmap) VK_DECLARE(mprotect) VK_DECLARE(madvise)
 // process.cpp

@@ -107,12 +107,26 @@ SyscallTable build() {
     set(435, sys_clone3, {B, U});
     set(219, sys_restart_syscall, {});
     set(25, sys_mremap, {H, U, U, H, H});
+    set(17, sys_pread64, {F, B, U, I});
+    set(18, sys_pwrite64, {F, B, U, I});
+    set(22, sys_pipe, {B});
+    set(72, sys_fcntl, {F, I, H});
+    set(293, sys_pipe2, {B, H});
+    set(295, sys_preadv, {F, B, U, I});
+    set(296, sys_pwritev, {F, B, U, I});
+    set(436, sys_close_range, {U, U, H});
     (void)N;
     (void)S;
     return t;
 }
 
 }  // namespace
+
+fs::Credentials credentials(const Process& p) {
+    fs::Credentials c = p.euid == 0 ? fs::Credentials::root() : fs::Credentials::user(p.euid, p.egid);
+    c.gid = p.egid;
+    return c;
+}
 
 const SyscallTable& linux64_table() {
     static const SyscallTable table = build();

@@ -1,10 +1,12 @@
 #include "vkernel/kernel.h"
 
+#include <fcntl.h>
 #include <signal.h>
 
 #include <cstring>
 
 #include "base/log.h"
+#include "vkernel/files.h"
 #include "vkernel/signal_delivery.h"
 #include "vkernel/strace.h"
 
@@ -28,6 +30,8 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
     std::unique_ptr<Kernel> k(new Kernel(opts, table, std::move(mem)));
     k->machine_ = VK_TRY(vmspace::Machine::create(k->mem_, k->frames_));
     k->reactor_.emplace(VK_TRY(Reactor::create()));
+    k->vfs_ = std::make_unique<fs::Vfs>(fs::Tmpfs::create(k->frames_));
+    k->anon_vfs_ = std::make_unique<fs::Vfs>(fs::Tmpfs::create(k->frames_), 0, "anon");
     // Leave room for page tables and the vkernel's own frames: 1/16 of memory.
     const u64 total = k->frames_.total_frames();
     k->commit_.limit = total - total / 16 - std::min<u64>(total / 4, 256);
@@ -45,6 +49,8 @@ Kernel::~Kernel() {
     // records: zombies nobody reaped and their memory.
     tasks_.clear();
     processes_.clear();
+    vfs_.reset();
+    anon_vfs_.reset();
 }
 
 u64 Kernel::uptime_seconds() const {
@@ -69,6 +75,13 @@ Result<int, ExecError> Kernel::run(const std::string& path, const std::vector<st
     auto proc = std::make_unique<Process>();
     proc->pid = proc->pgid = proc->sid = pid;
     proc->sighand = std::make_shared<SigHand>();
+    proc->fsctx = std::make_shared<fs::FsContext>(vfs_->initial_context());
+    proc->fds = std::make_shared<fs::FdTable>();
+    for (int fd = 0; fd < 3; fd++) {
+        auto f = make_console_file(*this, fd, fd == 0 ? O_RDONLY : O_WRONLY);
+        if (!f) return Unexpected{ExecError{1, "cannot set up the console"}};
+        (void)proc->fds->install(std::move(f.value()), false, 1024);
+    }
     auto task = std::make_unique<Task>(*this, proc.get());
     task->tid = pid;
     vmspace::Vcpu::init_fpu(task->fpu);

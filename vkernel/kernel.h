@@ -26,6 +26,8 @@
 #include "base/result.h"
 #include "pmap/frame_allocator.h"
 #include "pmap/phys_memory.h"
+#include "vkernel/fs/tmpfs.h"
+#include "vkernel/fs/vfs.h"
 #include "vkernel/loader.h"
 #include "vkernel/syscall_table.h"
 #include "vkernel/task.h"
@@ -78,6 +80,12 @@ public:
     u64 uptime_seconds() const;
     unsigned cpu_count() const { return static_cast<unsigned>(cpus_.size()); }
     std::size_t process_count() const { return processes_.size(); }
+
+    // The mount namespace every process sees, and the private one that
+    // holds anonymous inodes (pipes, the console).
+    fs::Vfs& vfs() { return *vfs_; }
+    fs::Vfs& anon_vfs() { return *anon_vfs_; }
+    u64 next_anon_id() { return next_anon_++; }
 
     // --- Scheduling (kernel lock held) -------------------------------------
     // Puts the calling task to sleep on `wq` (may be null) until woken, its
@@ -173,6 +181,9 @@ private:
     pmap::FrameAllocator frames_;
     std::unique_ptr<vmspace::Machine> machine_;
     std::vector<std::unique_ptr<Cpu>> cpus_;
+    std::unique_ptr<fs::Vfs> vfs_;
+    std::unique_ptr<fs::Vfs> anon_vfs_;
+    u64 next_anon_ = 1;
 
     std::mutex kmu_;                        // the kernel lock
     std::condition_variable idle_cv_;       // idle vCPUs

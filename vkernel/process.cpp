@@ -64,8 +64,8 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
         np->uid = pp->uid; np->euid = pp->euid; np->suid = pp->suid;
         np->gid = pp->gid; np->egid = pp->egid; np->sgid = pp->sgid;
         np->exe = pp->exe;
-        np->umask = pp->umask;
-        np->host_fds = pp->host_fds;
+        np->fds = (f & kCloneFiles) ? pp->fds : std::shared_ptr<fs::FdTable>(pp->fds->clone());
+        np->fsctx = (f & kCloneFs) ? pp->fsctx : std::make_shared<fs::FsContext>(*pp->fsctx);
         np->rlimits = pp->rlimits;
         np->exit_signal = a.exit_signal;
         if (f & kCloneVm) {
@@ -157,6 +157,9 @@ Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::str
     t.altstack_flags = 0;
     t.rseq = 0;
     t.clear_child_tid = 0;
+    // Close-on-exec descriptors go; a shared table is unshared first, as Linux does.
+    if (p.fds.use_count() > 1) p.fds = std::shared_ptr<fs::FdTable>(p.fds->clone());
+    p.fds->close_on_exec();
     p.exe = img->path;
     t.comm = img->path.substr(img->path.rfind('/') + 1).substr(0, 15);
     if (!p.vfork_done) {
@@ -199,6 +202,8 @@ void Kernel::exit_group(Task& t, int status) {
 void Kernel::finish_process(Process& p) {
     p.zombie = true;
     p.mm.reset();
+    p.fds.reset();  // closes its files: pipe ends wake their peers
+    p.fsctx.reset();
     if (!p.vfork_done) {
         p.vfork_done = true;
         wake_all(p.vfork_wait);

@@ -15,6 +15,8 @@
 
 #include "base/fiber.h"
 #include "base/types.h"
+#include "vkernel/fs/fd_table.h"
+#include "vkernel/fs/fs_context.h"
 #include "vkernel/mm.h"
 #include "vkernel/signal_frame.h"
 #include "vkernel/wait_queue.h"
@@ -112,9 +114,8 @@ public:
     std::shared_ptr<Mm> mm;
     std::shared_ptr<SigHand> sighand;
     std::string exe;   // path it was started from
-    u32 umask = 022;
-    // Guest fds 0-2 are the host's stdio until the VFS arrives (-1: closed).
-    std::array<int, 3> host_fds{0, 1, 2};
+    std::shared_ptr<fs::FdTable> fds;      // shared by CLONE_FILES
+    std::shared_ptr<fs::FsContext> fsctx;  // root, cwd, umask; shared by CLONE_FS
     // getrlimit/setrlimit values: {soft, hard} per RLIMIT_*.
     std::array<std::array<u64, 2>, 16> rlimits{};
 

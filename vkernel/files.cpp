@@ -1,0 +1,215 @@
+#include "vkernel/files.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "vkernel/kernel.h"
+#include "vkernel/signal_delivery.h"
+
+namespace vk {
+
+namespace {
+
+constexpr u64 kPipeCapacity = 64 * 1024;  // Linux's default pipe size
+constexpr u64 kPipeBuf = 4096;            // PIPE_BUF: writes up to it are atomic
+
+// The host's stdin, stdout or stderr, byte for byte.
+class ConsoleOps final : public BlockingOps {
+public:
+    ConsoleOps(Kernel& k, int hfd) : kernel_(k), hfd_(hfd) {}
+    bool seekable() const override { return seekable_; }
+    int host_fd() const override { return hfd_; }
+
+    Result<u64> read(fs::File&, std::span<std::byte> dst, u64) override {
+        struct pollfd p{hfd_, POLLIN, 0};
+        if (::poll(&p, 1, 0) == 0) return err(EAGAIN);
+        const ssize_t n = kernel_.without_lock([&] { return ::read(hfd_, dst.data(), dst.size()); });
+        if (n < 0) return err(errno == EWOULDBLOCK ? EAGAIN : errno);
+        return static_cast<u64>(n);
+    }
+    Result<u64> write(fs::File&, std::span<const std::byte> src, u64) override {
+        const ssize_t n = kernel_.without_lock([&] { return ::write(hfd_, src.data(), src.size()); });
+        if (n < 0) return err(errno);
+        return static_cast<u64>(n);
+    }
+    Result<i64> seek(fs::File&, i64 offset, int whence) override {
+        const off_t r = ::lseek(hfd_, offset, whence);
+        if (r < 0) return err(errno);
+        return static_cast<i64>(r);
+    }
+    u32 poll(fs::File&) override {
+        struct pollfd p{hfd_, POLLIN | POLLOUT, 0};
+        ::poll(&p, 1, 0);
+        return static_cast<u32>(p.revents);
+    }
+    Result<long> ioctl(fs::File&, u32 cmd, u64 arg) override {
+        // Only the queries that need no guest memory are answered here; the
+        // syscall layer copies TCGETS/TIOCGWINSZ results itself.
+        (void)cmd;
+        (void)arg;
+        return err(ENOTTY);
+    }
+
+    bool seekable_ = false;
+
+private:
+    Kernel& kernel_;
+    int hfd_;
+};
+
+struct Pipe {
+    explicit Pipe(Kernel& k) : kernel(k) {}
+    Kernel& kernel;
+    std::deque<std::byte> data;
+    u64 capacity = kPipeCapacity;
+    int readers = 0, writers = 0;
+    WaitQueue waiters;  // readers and writers both; woken on every change
+};
+
+class PipeOps final : public BlockingOps {
+public:
+    PipeOps(std::shared_ptr<Pipe> p, bool reader) : pipe_(std::move(p)), reader_(reader) {
+        (reader_ ? pipe_->readers : pipe_->writers)++;
+    }
+    bool seekable() const override { return false; }
+    WaitQueue* queue() override { return &pipe_->waiters; }
+
+    Result<u64> read(fs::File&, std::span<std::byte> dst, u64) override {
+        Pipe& p = *pipe_;
+        if (dst.empty()) return 0;
+        if (p.data.empty()) {
+            if (p.writers == 0) return 0;  // EOF
+            return err(EAGAIN);
+        }
+        const u64 n = std::min<u64>(dst.size(), p.data.size());
+        std::copy_n(p.data.begin(), n, dst.begin());
+        p.data.erase(p.data.begin(), p.data.begin() + static_cast<long>(n));
+        p.kernel.wake_all(p.waiters);
+        return n;
+    }
+    Result<u64> write(fs::File&, std::span<const std::byte> src, u64) override {
+        Pipe& p = *pipe_;
+        if (p.readers == 0) return err(EPIPE);
+        const u64 room = p.capacity - p.data.size();
+        // Up to PIPE_BUF bytes go in whole or not at all.
+        if (room == 0 || (src.size() <= kPipeBuf && room < src.size())) return err(EAGAIN);
+        const u64 n = std::min<u64>(room, src.size());
+        p.data.insert(p.data.end(), src.begin(), src.begin() + static_cast<long>(n));
+        p.kernel.wake_all(p.waiters);
+        return n;
+    }
+    u32 poll(fs::File&) override {
+        const Pipe& p = *pipe_;
+        u32 m = 0;
+        if (reader_) {
+            if (!p.data.empty()) m |= POLLIN | POLLRDNORM;
+            if (p.writers == 0) m |= POLLHUP;
+        } else {
+            if (p.capacity - p.data.size() >= kPipeBuf) m |= POLLOUT | POLLWRNORM;
+            if (p.readers == 0) m |= POLLERR;
+        }
+        return m;
+    }
+    Result<long> ioctl(fs::File&, u32 cmd, u64) override {
+        if (cmd == FIONREAD) return static_cast<long>(pipe_->data.size());
+        return err(ENOTTY);
+    }
+    void release(fs::File&) override {
+        (reader_ ? pipe_->readers : pipe_->writers)--;
+        pipe_->kernel.wake_all(pipe_->waiters);
+    }
+
+private:
+    std::shared_ptr<Pipe> pipe_;
+    bool reader_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<fs::File>> make_anon_file(Kernel& k, u32 mode, int flags,
+                                                 std::shared_ptr<fs::FileOps> ops) {
+    fs::Vfs& anon = k.anon_vfs();
+    const fs::Credentials root = fs::Credentials::root();
+    const fs::FsContext fsc = anon.initial_context(0);
+    const fs::Context ctx{fsc, root};
+    const std::string name = "anon" + std::to_string(k.next_anon_id());
+    VK_TRY(anon.mknod(ctx, anon.root(), name, mode | 0600, 0));
+    const fs::Path path = VK_TRY(anon.resolve(ctx, anon.root(), name, 0));
+    VK_TRY(anon.unlink(ctx, anon.root(), name));  // the File keeps the inode
+    return std::make_shared<fs::File>(path, flags, root, std::move(ops));
+}
+
+Result<std::shared_ptr<fs::File>> make_console_file(Kernel& k, int hfd, int flags) {
+    auto ops = std::make_shared<ConsoleOps>(k, hfd);
+    struct stat st{};
+    u32 mode = S_IFCHR;
+    if (::fstat(hfd, &st) == 0) {
+        // Show what the host fd is (a file, a pipe, a tty), as a passthrough should.
+        mode = st.st_mode & S_IFMT;
+        ops->seekable_ = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+        if (mode == S_IFDIR || mode == S_IFLNK || mode == S_IFSOCK) mode = S_IFCHR;
+    }
+    return make_anon_file(k, mode, flags, std::move(ops));
+}
+
+Result<std::pair<std::shared_ptr<fs::File>, std::shared_ptr<fs::File>>> make_pipe(Kernel& k,
+                                                                                   int flags) {
+    auto p = std::make_shared<Pipe>(k);
+    const int keep = flags & (O_NONBLOCK | O_DIRECT);
+    auto r = VK_TRY(make_anon_file(k, S_IFIFO, O_RDONLY | keep, std::make_shared<PipeOps>(p, true)));
+    auto w = VK_TRY(make_anon_file(k, S_IFIFO, O_WRONLY | keep, std::make_shared<PipeOps>(p, false)));
+    return std::make_pair(std::move(r), std::move(w));
+}
+
+namespace {
+
+// Sleeps `t` until the file may be ready again. False: a signal came.
+bool wait_ready(Task& t, fs::File& f, short events) {
+    auto* ops = dynamic_cast<BlockingOps*>(&f.ops());
+    if (!ops) return true;
+    if (const int hfd = ops->host_fd(); hfd >= 0) return t.kernel.wait_host_fd(t, hfd, events);
+    if (WaitQueue* q = ops->queue())
+        return t.kernel.sleep(t, q, std::nullopt) != WakeReason::kInterrupted;
+    return true;
+}
+
+}  // namespace
+
+Result<u64> file_read(Task& t, fs::File& f, std::span<std::byte> dst) {
+    for (;;) {
+        auto r = f.read(dst);
+        if (r || r.error().code != EAGAIN || f.nonblocking()) return r;
+        if (!wait_ready(t, f, POLLIN)) return err(kERestartSys);
+    }
+}
+
+Result<u64> file_write(Task& t, fs::File& f, std::span<const std::byte> src) {
+    u64 done = 0;
+    for (;;) {
+        auto r = f.write(src.subspan(done));
+        if (r) {
+            done += r.value();
+            if (done == src.size()) return done;
+            continue;  // a pipe took part of a large write: wait for room for the rest
+        }
+        if (r.error().code == EPIPE) {
+            KSigInfo info;
+            info.signo = SIGPIPE;
+            t.kernel.send_signal_to_task(t, SIGPIPE, info);
+        }
+        if (r.error().code != EAGAIN || f.nonblocking()) {
+            if (done) return done;
+            return Unexpected{r.error()};
+        }
+        if (!wait_ready(t, f, POLLOUT)) return done ? Result<u64>(done) : err(kERestartSys);
+    }
+}
+
+}  // namespace vk

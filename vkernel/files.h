@@ -1,0 +1,48 @@
+#pragma once
+
+// Kernel-made files that live in no directory: the console (the host's
+// stdio) and pipes. Each gets an inode in a private tmpfs ("anonfs") so it
+// is an ordinary fs::File with a path, mode and inode number.
+
+#include <deque>
+#include <memory>
+
+#include "base/result.h"
+#include "vkernel/fs/file.h"
+#include "vkernel/fs/vfs.h"
+#include "vkernel/wait_queue.h"
+
+namespace vk {
+
+class Kernel;
+class Task;
+
+// FileOps that may make a reader or writer wait: the syscall layer sleeps on
+// `queue` (or, for a host fd, in the reactor) and retries.
+class BlockingOps : public fs::FileOps {
+public:
+    // The queue woken when the file becomes readable or writable, or null.
+    virtual WaitQueue* queue() { return nullptr; }
+    // A host fd whose readiness the reactor can wait for, or -1.
+    virtual int host_fd() const { return -1; }
+};
+
+// An anonymous inode of `mode` (S_IFIFO, S_IFCHR ...) and a File on it.
+Result<std::shared_ptr<fs::File>> make_anon_file(Kernel& k, u32 mode, int flags,
+                                                 std::shared_ptr<fs::FileOps> ops);
+
+// The console: guest fds 0-2 of init, passed through to host fd `hfd`
+// byte for byte (the tty line discipline comes later).
+Result<std::shared_ptr<fs::File>> make_console_file(Kernel& k, int hfd, int flags);
+
+// pipe(2): the read end and the write end.
+Result<std::pair<std::shared_ptr<fs::File>, std::shared_ptr<fs::File>>> make_pipe(Kernel& k,
+                                                                                   int flags);
+
+// read/write with the waiting a blocking file needs: EAGAIN from the ops
+// means "sleep and retry" unless the file is O_NONBLOCK; a signal ends the
+// wait with ERESTARTSYS (the syscall restarts or fails with EINTR).
+Result<u64> file_read(Task& t, fs::File& f, std::span<std::byte> dst);
+Result<u64> file_write(Task& t, fs::File& f, std::span<const std::byte> src);
+
+}  // namespace vk
