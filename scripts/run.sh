@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: installs the dependencies, builds the vkernel and runs a real
-# static binary (busybox from busybox-static) inside it.
+# The main job: installs the dependencies, builds the vkernel and its default
+# root filesystem (busybox from busybox-static), boots it and runs a shell
+# command there.
 # Needs root for the first run (apt-get) and access to /dev/kvm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,4 @@ generator=()
 cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build --target vkernel
 
-exec build/bin/vkernel -- /bin/busybox echo "hello from the vkernel"
+exec build/bin/vkernel -- /bin/sh -c 'echo hello from the vkernel; uname -a'

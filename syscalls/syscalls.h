@@ -45,8 +45,23 @@ VK_DECLARE(setitimer) VK_DECLARE(getitimer) VK_DECLARE(alarm)
 // time.cpp
 VK_DECLARE(clock_gettime) VK_DECLARE(clock_getres) VK_DECLARE(gettimeofday) VK_DECLARE(time)
 VK_DECLARE(nanosleep) VK_DECLARE(clock_nanosleep) VK_DECLARE(restart_syscall)
+// poll.cpp
+VK_DECLARE(poll) VK_DECLARE(ppoll) VK_DECLARE(select) VK_DECLARE(pselect6)
 // info.cpp
 VK_DECLARE(uname) VK_DECLARE(getrandom) VK_DECLARE(sysinfo)
+// path.cpp
+VK_DECLARE(open) VK_DECLARE(openat) VK_DECLARE(openat2) VK_DECLARE(creat) VK_DECLARE(getdents64)
+VK_DECLARE(stat) VK_DECLARE(lstat) VK_DECLARE(statx) VK_DECLARE(mkdir) VK_DECLARE(mkdirat)
+VK_DECLARE(rmdir) VK_DECLARE(unlink) VK_DECLARE(unlinkat) VK_DECLARE(rename) VK_DECLARE(renameat)
+VK_DECLARE(renameat2) VK_DECLARE(link) VK_DECLARE(linkat) VK_DECLARE(symlink)
+VK_DECLARE(symlinkat) VK_DECLARE(readlinkat) VK_DECLARE(chmod) VK_DECLARE(fchmod)
+VK_DECLARE(fchmodat) VK_DECLARE(fchmodat2) VK_DECLARE(chown) VK_DECLARE(fchown) VK_DECLARE(lchown)
+VK_DECLARE(fchownat) VK_DECLARE(access) VK_DECLARE(faccessat) VK_DECLARE(faccessat2)
+VK_DECLARE(chdir) VK_DECLARE(fchdir) VK_DECLARE(getcwd) VK_DECLARE(truncate) VK_DECLARE(ftruncate)
+VK_DECLARE(fallocate) VK_DECLARE(fsync) VK_DECLARE(fdatasync) VK_DECLARE(sync) VK_DECLARE(syncfs)
+VK_DECLARE(utimensat) VK_DECLARE(futimesat) VK_DECLARE(utime) VK_DECLARE(utimes) VK_DECLARE(mknod)
+VK_DECLARE(mknodat) VK_DECLARE(statfs) VK_DECLARE(fstatfs) VK_DECLARE(chroot)
+VK_DECLARE(memfd_create) VK_DECLARE(sendfile) VK_DECLARE(copy_file_range)
 #undef VK_DECLARE
 
 }  // namespace vk::sys

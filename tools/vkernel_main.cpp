@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,10 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
+#include "base/unique_fd.h"
 #include "syscalls/syscalls.h"
 #include "vkernel/kernel.h"
 
@@ -26,14 +29,21 @@ constexpr int kExitNotRunnable = 126;
 
 void usage(FILE* out) {
     std::fputs(
-        "usage: vkernel [OPTIONS] [--] PROGRAM [ARGS...]\n"
-        "Runs a static x86-64 Linux PROGRAM (a path on the host, for now) in its own\n"
-        "kernel, and exits with its status (128+N if a signal N killed it).\n"
+        "usage: vkernel [OPTIONS] [-- COMMAND [ARGS...]]\n"
+        "Boots a root filesystem (busybox by default) in its own kernel, runs COMMAND\n"
+        "there (a static x86-64 Linux program: a path in the guest, or a name looked up\n"
+        "in PATH; default /sbin/init if present, else /bin/sh) and exits with its\n"
+        "status (128+N if a signal N killed it).\n"
         "\n"
+        "  -i, --initrd FILE     root filesystem: a cpio (newc) archive (default\n"
+        "                        vkernel-root.cpio beside the vkernel binary)\n"
+        "      --bind HOST[:GUEST]  show host directory HOST read-only at GUEST\n"
+        "                        (default: the same path) inside the guest (repeatable)\n"
         "  -m, --memory SIZE     guest memory, with K, M or G suffix (default 256M)\n"
         "  -n, --cpus N          virtual CPUs: host threads running guest code (default 1)\n"
         "  -e, --env NAME=VALUE  set a guest environment variable (repeatable); the\n"
-        "                        guest inherits nothing from the host but TERM\n"
+        "                        guest inherits nothing from the host but TERM, and\n"
+        "                        gets PATH=/bin:/sbin:/usr/bin:/usr/sbin unless given\n"
         "      --strace          print each guest syscall to stderr\n"
         "  -h, --help            show this help\n"
         "      --version         show the version\n",
@@ -78,12 +88,48 @@ bool check_kvm() {
     return false;
 }
 
+// bin/vkernel-root.cpio beside the running binary.
+std::string default_initrd() {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return "vkernel-root.cpio";
+    return (exe.parent_path() / "vkernel-root.cpio").string();
+}
+
+// Reads the whole root archive; a problem is one sentence on stderr.
+bool read_archive(const std::string& path, std::vector<std::byte>& out) {
+    const vk::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+        vk::log_error("cannot read the root filesystem archive {}: {}", path, std::strerror(errno));
+        return false;
+    }
+    struct stat st{};
+    if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode)) {
+        vk::log_error("the root filesystem archive {} is not a regular file", path);
+        return false;
+    }
+    out.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            vk::log_error("cannot read the root filesystem archive {}: {}", path,
+                          n < 0 ? std::strerror(errno) : "it shrank while being read");
+            return false;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     vk::KernelOptions opts;
     std::vector<std::string> env;
-    enum { kOptStrace = 256, kOptVersion, kOptDebug };
+    std::string initrd;
+    enum { kOptStrace = 256, kOptVersion, kOptDebug, kOptBind };
     static const option long_opts[] = {
         {"memory", required_argument, nullptr, 'm'},
         {"cpus", required_argument, nullptr, 'n'},
@@ -92,11 +138,13 @@ int main(int argc, char** argv) {
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, kOptVersion},
         {"debug", no_argument, nullptr, kOptDebug},
+        {"bind", required_argument, nullptr, kOptBind},
+        {"initrd", required_argument, nullptr, 'i'},
         {nullptr, 0, nullptr, 0},
     };
     int c;
     // '+': options end at the first non-option, so the program's own options pass through.
-    while ((c = getopt_long(argc, argv, "+m:n:e:h", long_opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "+m:n:e:i:h", long_opts, nullptr)) != -1) {
         switch (c) {
         case 'm':
             if (!parse_size(optarg, opts.memory) || opts.memory < (4ULL << 20)) {
@@ -122,30 +170,60 @@ int main(int argc, char** argv) {
             }
             env.emplace_back(optarg);
             break;
+        case 'i': initrd = optarg; break;
         case kOptStrace: opts.strace = true; break;
         case kOptDebug: vk::g_debug_log = true; break;
+        case kOptBind: {
+            std::string host = optarg, guest;
+            if (const auto colon = host.find(':'); colon != std::string::npos) {
+                guest = host.substr(colon + 1);
+                host.resize(colon);
+            }
+            if (host.empty()) {
+                vk::log_error("bad --bind '{}': write HOSTDIR[:GUESTDIR]", optarg);
+                return kExitUsage;
+            }
+            if (guest.empty()) guest = host;
+            std::error_code ec;
+            host = std::filesystem::absolute(host, ec).lexically_normal().string();
+            if (guest[0] != '/') guest = std::filesystem::absolute(guest, ec).lexically_normal().string();
+            while (host.size() > 1 && host.back() == '/') host.pop_back();
+            while (guest.size() > 1 && guest.back() == '/') guest.pop_back();
+            opts.binds.emplace_back(host, guest);
+            break;
+        }
         case 'h': usage(stdout); return 0;
         case kOptVersion: std::puts("vkernel 0.1.0"); return 0;
         default: usage(stderr); return kExitUsage;
         }
-    }
-    if (optind >= argc) {
-        vk::log_error("no program given; see vkernel --help");
-        return kExitUsage;
     }
     if (const char* term = std::getenv("TERM")) {
         bool set = false;
         for (const auto& e : env) set |= e.rfind("TERM=", 0) == 0;
         if (!set) env.push_back(std::string("TERM=") + term);
     }
-    const std::string program = argv[optind];
+    {
+        bool set = false;
+        for (const auto& e : env) set |= e.rfind("PATH=", 0) == 0;
+        if (!set) env.insert(env.begin(), "PATH=/bin:/sbin:/usr/bin:/usr/sbin");
+    }
+    // No COMMAND: the kernel picks /sbin/init or /bin/sh.
+    const std::string program = optind < argc ? argv[optind] : "";
     std::vector<std::string> args(argv + optind, argv + argc);
 
     if (!check_kvm()) return kExitUsage;
+    std::vector<std::byte> archive;
+    if (initrd.empty()) initrd = default_initrd();
+    if (!read_archive(initrd, archive)) return kExitError;
+
 
     auto kernel = vk::Kernel::create(opts, vk::sys::linux64_table());
     if (!kernel) {
         vk::log_error("cannot start: {}", kernel.error().message());
+        return kExitError;
+    }
+    if (auto booted = kernel.value()->boot(archive, initrd); !booted) {
+        vk::log_error("{}", booted.error());
         return kExitError;
     }
     auto status = kernel.value()->run(program, args, env);

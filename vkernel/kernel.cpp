@@ -6,7 +6,10 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "vkernel/devfs.h"
 #include "vkernel/files.h"
+#include "vkernel/fs/cpio.h"
+#include "vkernel/hostfs.h"
 #include "vkernel/signal_delivery.h"
 #include "vkernel/strace.h"
 
@@ -68,7 +71,87 @@ int Kernel::alloc_pid() {
     }
 }
 
-Result<int, ExecError> Kernel::run(const std::string& path, const std::vector<std::string>& argv,
+namespace {
+
+// mkdir -p `path` from the root of `vfs` as root.
+Result<void> make_dirs(fs::Vfs& vfs, const fs::Context& ctx, const std::string& path) {
+    for (std::size_t pos = 1; pos <= path.size(); pos++) {
+        if (pos != path.size() && path[pos] != '/') continue;
+        const std::string prefix = path.substr(0, pos);
+        if (prefix.empty() || prefix.back() == '/') continue;
+        auto made = vfs.mkdir(ctx, vfs.root(), prefix, 0755);
+        if (!made && made.error().code != EEXIST) return made;
+    }
+    return {};
+}
+
+// The program `cmd` names, as execvp(3) finds it: a name without a slash is
+// looked for in each directory of PATH (from `envp`, else the default);
+// with none given, /sbin/init if the root has one, else /bin/sh.
+Result<std::string, ExecError> find_command(const fs::Vfs& vfs, const fs::Context& ctx,
+                                            const std::string& cmd,
+                                            const std::vector<std::string>& envp) {
+    auto runnable = [&](const std::string& p) -> Result<void> {
+        const fs::Path where = VK_TRY(vfs.resolve(ctx, ctx.fs.cwd, p, fs::kLookupFollow));
+        return vfs.may_exec(ctx, where);
+    };
+    if (cmd.empty()) return runnable("/sbin/init") ? std::string("/sbin/init") : std::string("/bin/sh");
+    if (cmd.find('/') != std::string::npos) return cmd;
+    std::string path = "/bin:/sbin:/usr/bin:/usr/sbin";
+    for (const auto& e : envp)
+        if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+    bool denied = false;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t end = path.find(':', start);
+        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (dir.empty()) dir = ".";
+        const std::string candidate = dir + "/" + cmd;
+        auto ok = runnable(candidate);
+        if (ok) return candidate;
+        denied |= ok.error().code == EACCES;
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    if (denied) return Unexpected{ExecError{126, cmd + ": permission denied", EACCES}};
+    return Unexpected{ExecError{127, cmd + ": command not found", ENOENT}};
+}
+
+}  // namespace
+
+Result<void, std::string> Kernel::boot(std::span<const std::byte> archive,
+                                       const std::string& name) {
+    std::lock_guard g(kmu_);
+    const fs::FsContext fsc = vfs_->initial_context(0);
+    const fs::Credentials root = fs::Credentials::root();
+    const fs::Context ctx{fsc, root};
+    if (!archive.empty()) {
+        auto unpacked = fs::unpack_cpio(*vfs_, vfs_->root(), archive);
+        if (!unpacked)
+            return Unexpected{"the root filesystem archive " + name + " is damaged: " +
+                              unpacked.error()};
+    }
+    // Character devices anywhere get their drivers; /dev gets a devfs when
+    // the root has that directory.
+    vfs_->set_special_opener(devfs_opener(*this));
+    if (auto dev = vfs_->resolve(ctx, vfs_->root(), "/dev", fs::kLookupDirectory); dev)
+        if (auto made = mount_devfs(*this, *vfs_, ctx, "/dev"); !made)
+            return Unexpected{std::string("cannot set up /dev: ") + std::strerror(made.error().code)};
+    for (const auto& [host, guest] : opts_.binds) {
+        auto hfs = HostFs::create(host);
+        if (!hfs) return Unexpected{"--bind " + host + ": " + hfs.error().message()};
+        if (auto made = make_dirs(*vfs_, ctx, guest); !made)
+            return Unexpected{"--bind: cannot make the mount point " + guest + ": " +
+                              std::strerror(made.error().code)};
+        auto mounted = vfs_->mount(ctx, vfs_->root(), guest, std::move(hfs.value()), MS_RDONLY, host);
+        if (!mounted)
+            return Unexpected{"--bind: cannot mount " + host + " on " + guest + ": " +
+                              std::strerror(mounted.error().code)};
+    }
+    return {};
+}
+
+Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::string> argv,
                                    const std::vector<std::string>& envp) {
     std::unique_lock lk(kmu_);
     const int pid = alloc_pid();
@@ -77,6 +160,14 @@ Result<int, ExecError> Kernel::run(const std::string& path, const std::vector<st
     proc->sighand = std::make_shared<SigHand>();
     proc->fsctx = std::make_shared<fs::FsContext>(vfs_->initial_context());
     proc->fds = std::make_shared<fs::FdTable>();
+    std::string path;
+    {
+        const fs::Credentials root = fs::Credentials::root();
+        auto found = find_command(*vfs_, fs::Context{*proc->fsctx, root}, command, envp);
+        if (!found) return Unexpected{found.error()};
+        path = std::move(found.value());
+    }
+    if (argv.empty()) argv.push_back(path);
     for (int fd = 0; fd < 3; fd++) {
         auto f = make_console_file(*this, fd, fd == 0 ? O_RDONLY : O_WRONLY);
         if (!f) return Unexpected{ExecError{1, "cannot set up the console"}};
@@ -90,7 +181,7 @@ Result<int, ExecError> Kernel::run(const std::string& path, const std::vector<st
     Process* p = proc.get();
     processes_.emplace(pid, std::move(proc));
     tasks_.emplace(pid, std::move(task));
-    auto img = load_image(*machine_, path, argv, envp, *p, &commit_);
+    auto img = load_image(*machine_, *vfs_, path, argv, envp, *p, &commit_);
     if (!img) {
         processes_.clear();
         tasks_.clear();

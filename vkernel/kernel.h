@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +41,8 @@ struct KernelOptions {
     u64 memory = 256ULL << 20;  // -m
     unsigned cpus = 1;          // -n
     bool strace = false;        // --strace
+    // --bind HOSTDIR:GUESTDIR: host directories shown read-only (hostfs).
+    std::vector<std::pair<std::string, std::string>> binds;
 };
 
 // One vCPU and the host thread that runs it.
@@ -68,9 +71,17 @@ public:
                                                             const SyscallTable& table);
     ~Kernel();
 
-    // Starts init from host path `path` and runs the vCPUs until init exits.
+    // Prepares the root before run(): unpacks the cpio (newc) `archive`
+    // (may be empty; `name` is its file, for messages) into the root tmpfs
+    // and mounts the --bind directories. A failure is one sentence for the user.
+    Result<void, std::string> boot(std::span<const std::byte> archive, const std::string& name);
+
+    // Starts init and runs the vCPUs until init exits. `command` is a path
+    // in the guest root, or a name looked up in PATH (from `envp`, else
+    // /bin:/sbin:/usr/bin:/usr/sbin) like execvp; empty: /sbin/init if
+    // present, else /bin/sh. `argv` empty: just the program's path.
     // Returns init's wait status (exit code << 8, or the killing signal).
-    Result<int, ExecError> run(const std::string& path, const std::vector<std::string>& argv,
+    Result<int, ExecError> run(const std::string& command, std::vector<std::string> argv,
                                const std::vector<std::string>& envp);
 
     const KernelOptions& options() const { return opts_; }
@@ -154,6 +165,7 @@ public:
     void notify_parent_of_stop(Process& p, int code, int status);
 
     std::mutex& lock() { return kmu_; }
+    Reactor& reactor() { return *reactor_; }
 
 private:
     Kernel(const KernelOptions& o, const SyscallTable& t, pmap::PhysMemory mem)

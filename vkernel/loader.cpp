@@ -8,7 +8,9 @@
 #include <cstring>
 #include <optional>
 
-#include "base/unique_fd.h"
+#include "base/assert.h"
+#include "vkernel/fs/file.h"
+#include "vkernel/fs/vfs.h"
 #include "vkernel/elf.h"
 #include "vkernel/user_memory.h"
 
@@ -27,29 +29,54 @@ enum : u64 {
     AT_HWCAP2 = 26, AT_EXECFN = 31,
 };
 
-Result<std::shared_ptr<std::vector<std::byte>>, ExecError> read_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) {
-        const int e = errno;
+// Reads the program `path` through the VFS, as execve(2) opens it: the path
+// resolved from the process's cwd with search permission on the way,
+// following symlinks; then a regular file with an x bit the process may use
+// on a mount without noexec (Vfs::may_exec). Read permission is not needed
+// (Linux opens the file for exec, not for reading).
+Result<std::shared_ptr<std::vector<std::byte>>, ExecError> read_file(const fs::Vfs& vfs,
+                                                                     const Process& p,
+                                                                     const std::string& path) {
+    const fs::Credentials cred =
+        p.euid == 0 ? fs::Credentials::root() : fs::Credentials::user(p.euid, p.egid);
+    VK_ASSERT(p.fsctx != nullptr);
+    const fs::Context ctx{*p.fsctx, cred};
+    if (path.empty()) return Unexpected{ExecError{127, "empty program name: no such file", ENOENT}};
+    auto where = vfs.resolve(ctx, ctx.fs.cwd, path, fs::kLookupFollow);
+    if (!where) {
+        const int e = where.error().code;
         if (e == ENOENT || e == ENOTDIR)
             return Unexpected{ExecError{127, path + ": no such file", e}};
         return Unexpected{ExecError{126, path + ": cannot open: " + std::strerror(e), e}};
     }
-    struct stat st{};
-    if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
-        return Unexpected{ExecError{126, path + ": not a regular file", EACCES}};
-    if (static_cast<u64>(st.st_size) > kMaxProgramBytes)
+    if (auto ok = vfs.may_exec(ctx, *where); !ok) {
+        const int e = ok.error().code;
+        if (e == EACCES && !where->inode().is_reg())
+            return Unexpected{ExecError{126, path + ": not a regular file", e}};
+        if (e == EACCES)
+            return Unexpected{ExecError{126, path + ": permission denied (not executable)", e}};
+        return Unexpected{ExecError{126, path + ": cannot run: " + std::strerror(e), e}};
+    }
+    const u64 size = where->inode().size();
+    if (size > kMaxProgramBytes)
         return Unexpected{ExecError{126, path + ": program file is larger than 1 GiB", ENOMEM}};
-    if (!(st.st_mode & 0111))
-        return Unexpected{ExecError{126, path + ": permission denied (not executable)", EACCES}};
-    auto data = std::make_shared<std::vector<std::byte>>(static_cast<u64>(st.st_size));
+    auto file = std::make_shared<fs::File>(*where, O_RDONLY, cred);
+    auto ops = where->inode().open(*file);
+    if (!ops) {
+        const int e = ops.error().code;
+        return Unexpected{ExecError{126, path + ": cannot open: " + std::strerror(e), e}};
+    }
+    file->set_ops(std::move(ops.value()));
+    auto data = std::make_shared<std::vector<std::byte>>(size);
     u64 done = 0;
     while (done < data->size()) {
-        const ssize_t n = ::read(fd.get(), data->data() + done, data->size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return Unexpected{ExecError{126, path + ": read failed", EIO}};
-        done += static_cast<u64>(n);
+        auto n = file->pread(std::span<std::byte>(data->data() + done, data->size() - done),
+                             static_cast<i64>(done));
+        if (!n) return Unexpected{ExecError{126, path + ": read failed: " + std::strerror(n.error().code), EIO}};
+        if (n.value() == 0) break;  // shrank meanwhile: the ELF parser sees the short file
+        done += n.value();
     }
+    data->resize(done);
     return data;
 }
 
@@ -92,13 +119,13 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
 
 }  // namespace
 
-Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const std::string& path,
-                                          std::vector<std::string> argv,
+Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const fs::Vfs& vfs,
+                                          const std::string& path, std::vector<std::string> argv,
                                           const std::vector<std::string>& envp,
                                           const Process& creds, CommitCharge* commit) {
     std::string cur = path;
     for (int depth = 0;; depth++) {
-        auto file = VK_TRY(read_file(cur));
+        auto file = VK_TRY(read_file(vfs, creds, cur));
         auto sb = shebang(*file);
         if (!sb) return load_elf(machine, cur, std::move(file), argv, envp, creds, commit);
         // Linux runs up to 5 nested scripts (4 recursions past the first).

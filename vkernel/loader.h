@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "vkernel/fs/vfs.h"
 #include "vkernel/task.h"
 
 namespace vk {
@@ -24,13 +25,14 @@ struct LoadedImage {
     std::string path;  // the file finally loaded (the interpreter for #!)
 };
 
-// Loads the program at host path `path` into a fresh address space: regions
+// Loads the program at `path` (resolved in `vfs` from the process's fsctx
+// with its credentials, as execve(2) does) into a fresh address space: regions
 // for its segments, a stack holding argv, envp and the auxiliary vector, the
 // registers to start it. A `#!` script runs its interpreter (up to 4
 // levels). Pages are not touched until the guest faults on them, except the
 // stack's top pages. `creds` fills AT_UID and friends.
-Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const std::string& path,
-                                          std::vector<std::string> argv,
+Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const fs::Vfs& vfs,
+                                          const std::string& path, std::vector<std::string> argv,
                                           const std::vector<std::string>& envp,
                                           const Process& creds, CommitCharge* commit);
 

@@ -129,9 +129,10 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
 Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::string> argv,
                           const std::vector<std::string>& envp) {
     Process& p = *t.process;
-    // The file is read without the kernel lock: the new address space is
-    // private until it replaces the old one. Its commit charge is taken here.
-    auto img = load_image(*machine_, path, std::move(argv), envp, p, &commit_);
+    // The file is read through the VFS (kernel lock held); the new address
+    // space is private until it replaces the old one. Its commit charge is
+    // taken here.
+    auto img = load_image(*machine_, *vfs_, path, std::move(argv), envp, p, &commit_);
     if (!img) return err(img.error().err);
     if (t.exiting) return err(EINTR);  // killed while the file was read
 

@@ -2,7 +2,8 @@
 """Runs a program natively and inside the vkernel and compares the two runs.
 
     compare.py --vkernel PATH [--stdin FILE] [--expect-status N]
-               [--timeout SECONDS] [--vkernel-option=OPT ...] -- PROGRAM [ARGS...]
+               [--timeout SECONDS] [--vkernel-option=OPT ...] [--bind DIR ...]
+               -- PROGRAM [ARGS...]
 
 PROGRAM runs natively as `PROGRAM ARGS...` and then as
 `PATH [OPTS...] -- PROGRAM ARGS...`, each with its own fresh copy of the
@@ -10,6 +11,11 @@ same stdin (FILE, or /dev/null). Their stdout bytes and exit statuses must be
 identical (a native death by signal N counts as status 128+N, as a shell
 reports it); with --expect-status, the status must also be N. stderr is not
 compared (the vkernel reports things there) but is shown on failure.
+
+PROGRAM and its ARGS are host paths: the vkernel run gets `--bind=DIR` (a
+read-only view of the host directory at the same path inside the guest) for
+the directory of PROGRAM, of every ARG that is an absolute path to an
+existing file, and of each --bind DIR, so the same paths work in both runs.
 
 Exit status: 0 if the runs agree, 1 if they do not (a unified diff of stdout
 is printed), 77 if /dev/kvm is unusable and the environment variable CI is
@@ -97,6 +103,21 @@ def run(argv, stdin_path, timeout, env):
         return Run(argv, out, err, status_of(proc.returncode), True)
 
 
+def bind_dirs(prog, extra):
+    """The host directories the vkernel run must see at the same paths."""
+    dirs = list(extra)
+    for i, arg in enumerate(prog):
+        if arg.startswith("/") and (i == 0 or os.path.isfile(arg)):
+            dirs.append(os.path.dirname(arg) or "/")
+    out = []
+    for d in dirs:
+        d = os.path.normpath(d)
+        if d not in out and os.path.isdir(d):
+            out.append(d)
+    # Parents before children: a mount point inside a bound directory exists there.
+    return [f"--bind={d}" for d in sorted(out, key=len)]
+
+
 def text(b):
     return b.decode("utf-8", errors="backslashreplace")
 
@@ -122,6 +143,8 @@ def main():
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per run (default 60)")
     p.add_argument("--vkernel-option", action="append", default=[],
                    help="an option for the vkernel, before its '--' (repeatable)")
+    p.add_argument("--bind", action="append", default=[],
+                   help="a host directory the guest must also see at the same path (repeatable)")
     # For the harness's own tests: a fake vkernel needs no KVM.
     p.add_argument("--no-kvm-check", action="store_true", help=argparse.SUPPRESS)
     # Split at the first "--" ourselves: argparse's handling of "--" with
@@ -148,7 +171,7 @@ def main():
     native_env = {k: v for k, v in os.environ.items() if k == "TERM"}
 
     native = run(prog, a.stdin, a.timeout, native_env)
-    vk = run([a.vkernel, *a.vkernel_option, "--", *prog], a.stdin, a.timeout, None)
+    vk = run([a.vkernel, *a.vkernel_option, *bind_dirs(prog, a.bind), "--", *prog], a.stdin, a.timeout, None)
 
     problems = []
     if native.timed_out:

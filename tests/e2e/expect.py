@@ -3,7 +3,15 @@
 
     expect.py --vkernel PATH --status N [--stdout-nonempty]
               [--stderr-contains TEXT] [--stderr-one-line] [--needs-kvm]
-              [--timeout SECONDS] -- [VKERNEL ARGS...]
+              [--timeout SECONDS] [--bind-paths] [--stdout TEXT] [--stdin FILE]
+              -- [VKERNEL ARGS...]
+
+--stdout TEXT: stdout must be exactly TEXT. --stdin FILE: the vkernel's
+stdin (default /dev/null).
+
+--bind-paths: for every VKERNEL ARG that is an absolute path to an existing
+file, the vkernel gets `--bind=DIR` for its directory first, so host
+programs run at the same path inside the guest (see compare.py).
 
 --needs-kvm: if /dev/kvm is unusable, exit 77 (skip) unless CI is set, in
 which case fail; see compare.py. Only the standard library is used.
@@ -29,6 +37,9 @@ def main():
                    help="stderr must be exactly one line")
     p.add_argument("--needs-kvm", action="store_true")
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--bind-paths", action="store_true")
+    p.add_argument("--stdout", dest="stdout_text", help="stdout must be exactly this")
+    p.add_argument("--stdin", help="file given as stdin (default /dev/null)")
     # Everything after the first "--" goes to the vkernel verbatim (split
     # here: argparse's handling of "--" differs between Python versions).
     argv = sys.argv[1:]
@@ -42,9 +53,16 @@ def main():
     if a.needs_kvm:
         require_kvm()
 
-    argv = [a.vkernel, *args]
+    binds = []
+    if a.bind_paths:
+        for arg in args:
+            d = os.path.dirname(arg)
+            if arg.startswith("/") and os.path.isfile(arg) and f"--bind={d}" not in binds:
+                binds.append(f"--bind={d}")
+    argv = [a.vkernel, *sorted(binds, key=len), *args]
     try:
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=a.timeout)
+        with open(a.stdin or os.devnull, "rb") as stdin:
+            r = subprocess.run(argv, stdin=stdin, capture_output=True, timeout=a.timeout)
     except subprocess.TimeoutExpired:
         print(f"FAIL: {' '.join(argv)} did not finish within {a.timeout:g} s")
         return 1
@@ -57,6 +75,8 @@ def main():
         problems.append(f"exit status {status}, expected {a.status}")
     if a.stdout_nonempty and not out.strip():
         problems.append("nothing on stdout")
+    if a.stdout_text is not None and out != a.stdout_text:
+        problems.append(f"stdout is {out!r}, expected {a.stdout_text!r}")
     for t in a.stderr_contains:
         if t not in err:
             problems.append(f"stderr does not contain {t!r}")

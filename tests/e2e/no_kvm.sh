@@ -33,6 +33,8 @@ check missing "/dev/kvm does not exist" \
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 cp "$vkernel" "$tmp/vkernel"
+root=$(dirname "$vkernel")/vkernel-root.cpio
+[[ -f $root ]] && cp "$root" "$tmp/"
 chmod 755 "$tmp/vkernel"
 check no_permission "no permission to open /dev/kvm" \
     unshare --mount sh -c "mount -t tmpfs none /dev && mknod -m 600 /dev/kvm c 10 232 &&
