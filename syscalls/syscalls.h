@@ -62,6 +62,9 @@ VK_DECLARE(fallocate) VK_DECLARE(fsync) VK_DECLARE(fdatasync) VK_DECLARE(sync) V
 VK_DECLARE(utimensat) VK_DECLARE(futimesat) VK_DECLARE(utime) VK_DECLARE(utimes) VK_DECLARE(mknod)
 VK_DECLARE(mknodat) VK_DECLARE(statfs) VK_DECLARE(fstatfs) VK_DECLARE(chroot)
 VK_DECLARE(memfd_create) VK_DECLARE(sendfile) VK_DECLARE(copy_file_range)
+// event.cpp
+VK_DECLARE(eventfd) VK_DECLARE(eventfd2) VK_DECLARE(epoll_create) VK_DECLARE(epoll_create1)
+VK_DECLARE(epoll_ctl) VK_DECLARE(epoll_wait) VK_DECLARE(epoll_pwait) VK_DECLARE(epoll_pwait2)
 #undef VK_DECLARE
 
 }  // namespace vk::sys

@@ -174,6 +174,15 @@ SyscallTable build() {
     set(319, sys_memfd_create, {S, H});
     set(40, sys_sendfile, {F, F, B, U});
     set(326, sys_copy_file_range, {F, B, F, B, U, H});
+    // event.cpp
+    set(284, sys_eventfd, {U});
+    set(290, sys_eventfd2, {U, H});
+    set(213, sys_epoll_create, {I});
+    set(291, sys_epoll_create1, {H});
+    set(233, sys_epoll_ctl, {F, I, F, B});
+    set(232, sys_epoll_wait, {F, B, I, I});
+    set(281, sys_epoll_pwait, {F, B, I, I, B, U});
+    set(441, sys_epoll_pwait2, {F, B, I, B, B, U});
     (void)N;
     (void)S;
     return t;

@@ -80,6 +80,7 @@ public:
     }
     bool seekable() const override { return false; }
     WaitQueue* queue() override { return &pipe_->waiters; }
+    bool whole_writes() const override { return true; }
 
     Result<u64> read(fs::File&, std::span<std::byte> dst, u64) override {
         Pipe& p = *pipe_;
@@ -196,7 +197,8 @@ Result<u64> file_write(Task& t, fs::File& f, std::span<const std::byte> src) {
         auto r = f.write(src.subspan(done));
         if (r) {
             done += r.value();
-            if (done == src.size()) return done;
+            auto* ops = dynamic_cast<BlockingOps*>(&f.ops());
+            if (done == src.size() || !ops || !ops->whole_writes() || f.nonblocking()) return done;
             continue;  // a pipe took part of a large write: wait for room for the rest
         }
         if (r.error().code == EPIPE) {

@@ -25,6 +25,9 @@ public:
     virtual WaitQueue* queue() { return nullptr; }
     // A host fd whose readiness the reactor can wait for, or -1.
     virtual int host_fd() const { return -1; }
+    // True for pipes: a blocking write waits until all of it is taken.
+    // Others return what one write took (an eventfd takes 8 bytes).
+    virtual bool whole_writes() const { return false; }
 };
 
 // An anonymous inode of `mode` (S_IFIFO, S_IFCHR ...) and a File on it.

@@ -10,6 +10,7 @@
 #include "vkernel/files.h"
 #include "vkernel/fs/cpio.h"
 #include "vkernel/hostfs.h"
+#include "vkernel/procfs.h"
 #include "vkernel/signal_delivery.h"
 #include "vkernel/strace.h"
 
@@ -20,7 +21,13 @@ using vmspace::TrapKind;
 
 namespace {
 constexpr auto kSlice = std::chrono::milliseconds(10);
+// The vCPU the calling host thread runs (set once, at the top of cpu_loop).
+// A fiber may move between vCPU threads, so it is read afresh in each
+// current_task() call (out of line), never cached across a switch.
+thread_local Cpu* tls_cpu = nullptr;
 }  // namespace
+
+Task* Kernel::current_task() const { return tls_cpu ? tls_cpu->current : nullptr; }
 
 std::string signal_name(int sig) {
     const char* abbrev = sigabbrev_np(sig);
@@ -137,6 +144,9 @@ Result<void, std::string> Kernel::boot(std::span<const std::byte> archive,
     if (auto dev = vfs_->resolve(ctx, vfs_->root(), "/dev", fs::kLookupDirectory); dev)
         if (auto made = mount_devfs(*this, *vfs_, ctx, "/dev"); !made)
             return Unexpected{std::string("cannot set up /dev: ") + std::strerror(made.error().code)};
+    if (auto proc = vfs_->resolve(ctx, vfs_->root(), "/proc", fs::kLookupDirectory); proc)
+        if (auto made = mount_procfs(*this, *vfs_, ctx, "/proc"); !made)
+            return Unexpected{std::string("cannot mount /proc: ") + std::strerror(made.error().code)};
     for (const auto& [host, guest] : opts_.binds) {
         auto hfs = HostFs::create(host);
         if (!hfs) return Unexpected{"--bind " + host + ": " + hfs.error().message()};
@@ -189,6 +199,11 @@ Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::
     }
     p->mm = img->mm;
     p->exe = img->path;
+    if (auto where = vfs_->resolve(fs::Context{*p->fsctx, fs::Credentials::root()}, p->fsctx->cwd,
+                                   img->path, fs::kLookupFollow))
+        p->exe = vfs_->path_name(*where, p->fsctx->root);
+    for (const auto& s : argv) p->cmdline.append(s).push_back('\0');
+    for (const auto& s : envp) p->environ.append(s).push_back('\0');
     t->regs = img->regs;
     t->comm = img->path.substr(img->path.rfind('/') + 1).substr(0, 15);
     start_task(*t);
@@ -218,6 +233,7 @@ void Kernel::start_task(Task& t) {
 
 void Kernel::cpu_loop(Cpu& cpu) {
     // The kick signal must be blocked in this thread before its first KVM_RUN.
+    tls_cpu = &cpu;
     std::unique_lock lk(kmu_);
     while (!stopping_) {
         if (runq_.empty()) {

@@ -89,6 +89,11 @@ public:
     pmap::FrameAllocator& frames() { return frames_; }
     u64 memory_bytes() const { return mem_.size(); }
     u64 uptime_seconds() const;
+    Clock::time_point boot_time() const { return boot_time_; }
+    // The task whose kernel code runs on the calling host thread (its vCPU's
+    // current task), or null off the vCPU threads (boot, timers, tests).
+    // Kernel lock held. procfs resolves /proc/self with it.
+    Task* current_task() const;
     unsigned cpu_count() const { return static_cast<unsigned>(cpus_.size()); }
     std::size_t process_count() const { return processes_.size(); }
 

@@ -64,6 +64,8 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
         np->uid = pp->uid; np->euid = pp->euid; np->suid = pp->suid;
         np->gid = pp->gid; np->egid = pp->egid; np->sgid = pp->sgid;
         np->exe = pp->exe;
+        np->cmdline = pp->cmdline;
+        np->environ = pp->environ;
         np->fds = (f & kCloneFiles) ? pp->fds : std::shared_ptr<fs::FdTable>(pp->fds->clone());
         np->fsctx = (f & kCloneFs) ? pp->fsctx : std::make_shared<fs::FsContext>(*pp->fsctx);
         np->rlimits = pp->rlimits;
@@ -129,6 +131,9 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
 Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::string> argv,
                           const std::vector<std::string>& envp) {
     Process& p = *t.process;
+    std::string cmdline, environ;
+    for (const auto& s : argv) cmdline.append(s).push_back('\0');
+    for (const auto& s : envp) environ.append(s).push_back('\0');
     // The file is read through the VFS (kernel lock held); the new address
     // space is private until it replaces the old one. Its commit charge is
     // taken here.
@@ -161,7 +166,17 @@ Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::str
     // Close-on-exec descriptors go; a shared table is unshared first, as Linux does.
     if (p.fds.use_count() > 1) p.fds = std::shared_ptr<fs::FdTable>(p.fds->clone());
     p.fds->close_on_exec();
-    p.exe = img->path;
+    {
+        // /proc/PID/exe names the file itself, not the path used ("/proc/self/exe",
+        // resolved here while self/exe still names the old program).
+        std::string exe = img->path;
+        const fs::Credentials root = fs::Credentials::root();
+        if (auto where = vfs_->resolve(fs::Context{*p.fsctx, root}, p.fsctx->cwd, img->path, fs::kLookupFollow))
+            exe = vfs_->path_name(*where, p.fsctx->root);
+        p.exe = std::move(exe);
+    }
+    p.cmdline = std::move(cmdline);
+    p.environ = std::move(environ);
     t.comm = img->path.substr(img->path.rfind('/') + 1).substr(0, 15);
     if (!p.vfork_done) {
         p.vfork_done = true;

@@ -114,6 +114,10 @@ public:
     std::shared_ptr<Mm> mm;
     std::shared_ptr<SigHand> sighand;
     std::string exe;   // path it was started from
+    // execve's argv and envp, each string NUL-terminated and concatenated
+    // (/proc/PID/cmdline and environ); copied by fork.
+    std::string cmdline, environ;
+    Clock::time_point start_time = Clock::now();  // /proc/PID/stat's starttime
     std::shared_ptr<fs::FdTable> fds;      // shared by CLONE_FILES
     std::shared_ptr<fs::FsContext> fsctx;  // root, cwd, umask; shared by CLONE_FS
     // getrlimit/setrlimit values: {soft, hard} per RLIMIT_*.
