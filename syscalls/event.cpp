@@ -31,16 +31,6 @@ struct Timespec {
     i64 sec, nsec;
 };
 
-u64 nofile_limit(const Process& p) {
-    const u64 l = p.rlimits[7][0];  // RLIMIT_NOFILE
-    return l ? l : 1024;
-}
-
-Result<std::shared_ptr<fs::File>> file_of(Task& t, u64 fd) {
-    if (fd > 0x7fff'ffff) return err(EBADF);
-    return t.process->fds->get(static_cast<int>(fd));
-}
-
 Result<long> install(Task& t, std::shared_ptr<fs::File> f, bool cloexec) {
     return VK_TRY(t.process->fds->install(std::move(f), cloexec, nofile_limit(*t.process)));
 }
@@ -56,28 +46,11 @@ Result<std::pair<std::shared_ptr<fs::File>, EpollOps*>> epoll_of(Task& t, u64 ep
 // Sleeps until a watched file may have changed, the deadline passes or a
 // signal comes (kInterrupted).
 WakeReason wait_sources(Task& t, EpollOps& ep, std::optional<Clock::time_point> deadline) {
-    Kernel& k = t.kernel;
     std::vector<WaitQueue*> queues;
     std::vector<std::pair<int, short>> host;
     std::vector<std::shared_ptr<fs::File>> keep;  // the queues' owners, alive while we sleep
     ep.sources(queues, host, keep);
-    std::sort(queues.begin(), queues.end());
-    queues.erase(std::unique(queues.begin(), queues.end()), queues.end());
-    for (WaitQueue* q : queues) q->add(&t);
-    auto fired = std::make_shared<bool>(false);
-    std::vector<PollId> polls;
-    for (auto [hfd, ev] : host) {
-        const int tid = t.tid;
-        polls.push_back(k.reactor().poll_fd(hfd, ev, [&k, tid, fired](int) {
-            std::lock_guard g(k.lock());
-            *fired = true;
-            if (Task* task = k.find_task(tid)) k.wake(*task);
-        }));
-    }
-    const WakeReason why = *fired ? WakeReason::kWoken : k.sleep(t, nullptr, deadline);
-    for (PollId id : polls) k.reactor().cancel_poll(id);
-    for (WaitQueue* q : queues) q->remove(&t);
-    return why;
+    return wait_on_any(t, std::move(queues), host, deadline);
 }
 
 // The core of the epoll_wait family: ready events copied out to `out`.
@@ -115,25 +88,10 @@ std::optional<Clock::time_point> deadline_ms(int ms) {
     return Clock::now() + std::chrono::milliseconds(ms);
 }
 
-// epoll_pwait's mask for the wait, as ppoll's; on EINTR the signal handler
-// frame restores it.
-Result<void> swap_mask(Task& t, u64 addr, u64 size) {
-    if (!addr) return {};
-    if (size != 8) return err(EINVAL);
-    const u64 mask = VK_TRY(copy_in(t.mm(), UserPtr<u64>(addr)));
-    t.saved_sigmask = t.sigmask;
-    t.sigmask = mask & ~(sigbit(9) | sigbit(19));
-    return {};
-}
-
 Result<long> pwait(Task& t, const SyscallArgs& a, std::optional<Clock::time_point> deadline) {
-    VK_TRY(swap_mask(t, a[4], a[5]));
+    VK_TRY(set_wait_sigmask(t, a[4], a[5]));
     auto r = do_wait(t, a[0], a[1], a[2], deadline);
-    const bool interrupted = !r && r.error().code == EINTR;
-    if (t.saved_sigmask && !interrupted) {
-        t.sigmask = *t.saved_sigmask;
-        t.saved_sigmask.reset();
-    }
+    end_wait_sigmask(t, !r && r.error().code == EINTR);
     return r;
 }
 

@@ -24,16 +24,6 @@ namespace {
 constexpr u64 kChunk = 64 * 1024;
 constexpr u64 kMaxRw = 0x7fff'f000;  // MAX_RW_COUNT
 
-u64 nofile_limit(const Process& p) {
-    const u64 l = p.rlimits[7][0];  // RLIMIT_NOFILE
-    return l ? l : 1024;
-}
-
-Result<std::shared_ptr<fs::File>> file_of(Task& t, u64 fd) {
-    if (fd > 0x7fff'ffff) return err(EBADF);
-    return t.process->fds->get(static_cast<int>(fd));
-}
-
 bool is_stream(fs::File& f) {
     const u32 type = f.stat().mode & S_IFMT;
     return type == S_IFIFO || type == S_IFSOCK;

@@ -36,16 +36,6 @@ constexpr int kValidOpenFlags = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUN
                                 fs::kOLargefile | O_DIRECTORY | O_NOFOLLOW | O_NOATIME |
                                 O_CLOEXEC | O_PATH | fs::kOTmpfileBit;
 
-u64 nofile_limit(const Process& p) {
-    const u64 l = p.rlimits[7][0];  // RLIMIT_NOFILE
-    return l ? l : 1024;
-}
-
-Result<std::shared_ptr<fs::File>> file_of(Task& t, u64 fd) {
-    if (fd > 0x7fff'ffff) return err(EBADF);
-    return t.process->fds->get(static_cast<int>(fd));
-}
-
 // A descriptor as fdget() sees it: O_PATH files are EBADF.
 Result<std::shared_ptr<fs::File>> io_file_of(Task& t, u64 fd) {
     auto f = VK_TRY(file_of(t, fd));

@@ -56,7 +56,6 @@ int scan(Task& t, std::vector<PollFd>& fds) {
 // signal comes. Returns false on a signal.
 bool wait_any(Task& t, const std::vector<PollFd>& fds, std::optional<Clock::time_point> deadline,
               bool* timed_out) {
-    Kernel& k = t.kernel;
     std::vector<WaitQueue*> queues;
     std::vector<std::pair<int, short>> host;
     for (const auto& p : fds) {
@@ -68,23 +67,7 @@ bool wait_any(Task& t, const std::vector<PollFd>& fds, std::optional<Clock::time
         if (ops->host_fd() >= 0) host.emplace_back(ops->host_fd(), p.events);
         else if (WaitQueue* q = ops->queue()) queues.push_back(q);
     }
-    std::sort(queues.begin(), queues.end());
-    queues.erase(std::unique(queues.begin(), queues.end()), queues.end());
-    for (WaitQueue* q : queues) q->add(&t);
-    // Host fds: a reactor poll per fd wakes us (by tid: we may be gone).
-    auto fired = std::make_shared<bool>(false);
-    std::vector<PollId> polls;
-    for (auto [hfd, ev] : host) {
-        const int tid = t.tid;
-        polls.push_back(k.reactor().poll_fd(hfd, ev, [&k, tid, fired](int) {
-            std::lock_guard g(k.lock());
-            *fired = true;
-            if (Task* task = k.find_task(tid)) k.wake(*task);
-        }));
-    }
-    const WakeReason why = *fired ? WakeReason::kWoken : k.sleep(t, nullptr, deadline);
-    for (PollId id : polls) k.reactor().cancel_poll(id);
-    for (WaitQueue* q : queues) q->remove(&t);
+    const WakeReason why = wait_on_any(t, std::move(queues), host, deadline);
     *timed_out = why == WakeReason::kTimedOut;
     return why != WakeReason::kInterrupted;
 }
@@ -103,23 +86,6 @@ Result<int> do_poll(Task& t, std::vector<PollFd>& fds, std::optional<Clock::time
 
 std::optional<Clock::time_point> deadline_in(i64 sec, i64 nsec) {
     return Clock::now() + std::chrono::seconds(sec) + std::chrono::nanoseconds(nsec);
-}
-
-// ppoll/pselect6: the mask for the wait, restored afterwards (or after the
-// handler, when a signal ends the wait).
-Result<void> swap_mask(Task& t, u64 addr, u64 size) {
-    if (!addr) return {};
-    if (size != 8) return err(EINVAL);
-    const u64 mask = VK_TRY(copy_in(t.mm(), UserPtr<u64>(addr)));
-    t.saved_sigmask = t.sigmask;
-    t.sigmask = mask & ~(sigbit(9) | sigbit(19));
-    return {};
-}
-
-void restore_mask(Task& t, bool interrupted) {
-    if (!t.saved_sigmask || interrupted) return;  // the handler frame restores it
-    t.sigmask = *t.saved_sigmask;
-    t.saved_sigmask.reset();
 }
 
 }  // namespace
@@ -149,9 +115,9 @@ Result<long> sys_ppoll(Task& task, const SyscallArgs& a) {
         if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1'000'000'000) return err(EINVAL);
         deadline = deadline_in(ts.sec, ts.nsec);
     }
-    VK_TRY(swap_mask(task, a[3], a[4]));
+    VK_TRY(set_wait_sigmask(task, a[3], a[4]));
     auto r = do_poll(task, fds, deadline);
-    restore_mask(task, !r);
+    end_wait_sigmask(task, !r);
     if (!r) return err(kERestartNoHand);
     VK_TRY(copy_out_bytes(task.mm(), a[0], fds.data(), n * sizeof(PollFd)));
     return r.value();
@@ -222,10 +188,10 @@ Result<long> sys_pselect6(Task& task, const SyscallArgs& a) {
             u64 set, size;
         } sig{};
         VK_TRY(copy_in_bytes(task.mm(), a[5], &sig, sizeof sig));
-        VK_TRY(swap_mask(task, sig.set, sig.size));
+        VK_TRY(set_wait_sigmask(task, sig.set, sig.size));
     }
     auto r = do_select(task, a[0], a[1], a[2], a[3], deadline);
-    restore_mask(task, !r);
+    end_wait_sigmask(task, !r);
     return r;
 }
 

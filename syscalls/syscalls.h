@@ -5,6 +5,7 @@
 // arguments, copy user memory and call the kernel; no policy lives here.
 
 #include "vkernel/syscall_table.h"
+#include "vkernel/fs/file.h"
 #include "vkernel/fs/types.h"
 #include "vkernel/task.h"
 
@@ -15,6 +16,10 @@ const SyscallTable& linux64_table();
 
 // The credentials file checks use: the fs ids (= effective ids) of `p`.
 fs::Credentials credentials(const Process& p);
+// RLIMIT_NOFILE's soft limit: the bound for new descriptors.
+u64 nofile_limit(const Process& p);
+// The open file behind descriptor `fd` of the caller, or EBADF.
+Result<std::shared_ptr<fs::File>> file_of(Task& t, u64 fd);
 
 #define VK_DECLARE(name) Result<long> sys_##name(Task& task, const SyscallArgs& args);
 // fd.cpp

@@ -196,6 +196,16 @@ fs::Credentials credentials(const Process& p) {
     return c;
 }
 
+u64 nofile_limit(const Process& p) {
+    const u64 l = p.rlimits[7][0];  // RLIMIT_NOFILE
+    return l ? l : 1024;
+}
+
+Result<std::shared_ptr<fs::File>> file_of(Task& t, u64 fd) {
+    if (fd > 0x7fff'ffff) return err(EBADF);
+    return t.process->fds->get(static_cast<int>(fd));
+}
+
 const SyscallTable& linux64_table() {
     static const SyscallTable table = build();
     return table;

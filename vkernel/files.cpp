@@ -8,10 +8,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "vkernel/kernel.h"
 #include "vkernel/signal_delivery.h"
+#include "vkernel/user_memory.h"
 
 namespace vk {
 
@@ -167,6 +169,45 @@ Result<std::pair<std::shared_ptr<fs::File>, std::shared_ptr<fs::File>>> make_pip
     auto r = VK_TRY(make_anon_file(k, S_IFIFO, O_RDONLY | keep, std::make_shared<PipeOps>(p, true)));
     auto w = VK_TRY(make_anon_file(k, S_IFIFO, O_WRONLY | keep, std::make_shared<PipeOps>(p, false)));
     return std::make_pair(std::move(r), std::move(w));
+}
+
+WakeReason wait_on_any(Task& t, std::vector<WaitQueue*> queues,
+                       const std::vector<std::pair<int, short>>& host,
+                       std::optional<Clock::time_point> deadline) {
+    Kernel& k = t.kernel;
+    std::sort(queues.begin(), queues.end());
+    queues.erase(std::unique(queues.begin(), queues.end()), queues.end());
+    for (WaitQueue* q : queues) q->add(&t);
+    // Host fds: a reactor poll per fd wakes us, by tid (we may be gone).
+    auto fired = std::make_shared<bool>(false);
+    std::vector<PollId> polls;
+    const int tid = t.tid;
+    for (auto [hfd, ev] : host) {
+        polls.push_back(k.reactor().poll_fd(hfd, ev, [&k, tid, fired](int) {
+            std::lock_guard g(k.lock());
+            *fired = true;
+            if (Task* task = k.find_task(tid)) k.wake(*task);
+        }));
+    }
+    const WakeReason why = *fired ? WakeReason::kWoken : k.sleep(t, nullptr, deadline);
+    for (PollId id : polls) k.reactor().cancel_poll(id);
+    for (WaitQueue* q : queues) q->remove(&t);
+    return why;
+}
+
+Result<void> set_wait_sigmask(Task& t, u64 addr, u64 size) {
+    if (!addr) return {};
+    if (size != 8) return err(EINVAL);
+    const u64 mask = VK_TRY(copy_in(t.mm(), UserPtr<u64>(addr)));
+    t.saved_sigmask = t.sigmask;
+    t.sigmask = mask & ~(sigbit(SIGKILL) | sigbit(SIGSTOP));
+    return {};
+}
+
+void end_wait_sigmask(Task& t, bool interrupted) {
+    if (!t.saved_sigmask || interrupted) return;
+    t.sigmask = *t.saved_sigmask;
+    t.saved_sigmask.reset();
 }
 
 namespace {

@@ -4,12 +4,16 @@
 // stdio) and pipes. Each gets an inode in a private tmpfs ("anonfs") so it
 // is an ordinary fs::File with a path, mode and inode number.
 
+#include <chrono>
 #include <deque>
+#include <optional>
+#include <vector>
 #include <memory>
 
 #include "base/result.h"
 #include "vkernel/fs/file.h"
 #include "vkernel/fs/vfs.h"
+#include "vkernel/task.h"
 #include "vkernel/wait_queue.h"
 
 namespace vk {
@@ -41,6 +45,20 @@ Result<std::shared_ptr<fs::File>> make_console_file(Kernel& k, int hfd, int flag
 // pipe(2): the read end and the write end.
 Result<std::pair<std::shared_ptr<fs::File>, std::shared_ptr<fs::File>>> make_pipe(Kernel& k,
                                                                                    int flags);
+
+// Sleeps `t` until one of `queues` is woken, a host fd of `host` (fd,
+// poll events) is ready, the deadline passes (kTimedOut) or a signal comes
+// (kInterrupted): the wait of poll, select and epoll_wait.
+WakeReason wait_on_any(Task& t, std::vector<WaitQueue*> queues,
+                       const std::vector<std::pair<int, short>>& host,
+                       std::optional<std::chrono::steady_clock::time_point> deadline);
+
+// A temporary signal mask for the length of a wait (ppoll, pselect6,
+// epoll_pwait): set from the guest's sigset at `addr` (none if 0), and put
+// back after, unless a signal interrupted the wait (the handler's frame
+// restores it then).
+Result<void> set_wait_sigmask(Task& t, u64 addr, u64 size);
+void end_wait_sigmask(Task& t, bool interrupted);
 
 // read/write with the waiting a blocking file needs: EAGAIN from the ops
 // means "sleep and retry" unless the file is O_NONBLOCK; a signal ends the
