@@ -22,12 +22,14 @@ def run(cmd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
-    b = ap.parse_args().build
+    b = os.path.abspath(ap.parse_args().build)
     vk = os.path.join(b, "bin", "vkernel")
+    bench = os.path.join(b, "bench")
     trap = run([os.path.join(b, "bench", "trap_bench")])
-    guest_ppid = run([vk, "-m", "512M", "--", os.path.join(b, "bench", "getppid_loop")])
+    # The guest sees the host's bench directory at the same path (--bind).
+    guest_ppid = run([vk, "-m", "512M", "--bind", bench, "--", os.path.join(bench, "getppid_loop")])
     host_ppid = run([os.path.join(b, "bench", "getppid_loop")])
-    guest_fault = run([vk, "-m", "512M", "--", os.path.join(b, "bench", "touch_pages")])
+    guest_fault = run([vk, "-m", "512M", "--bind", bench, "--", os.path.join(bench, "touch_pages")])
     host_fault = run([os.path.join(b, "bench", "touch_pages")])
 
     tr = float(trap["bare_trampoline_ns"])
