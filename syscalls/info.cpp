@@ -28,12 +28,22 @@ void copy_cstr(char (&dst)[N], const char* src) {
 Result<long> sys_uname(Task& task, const SyscallArgs& a) {
     struct utsname u{};
     copy_cstr(u.sysname, "Linux");
-    copy_cstr(u.nodename, "vkernel");
+    copy_cstr(u.nodename, task.kernel.hostname().c_str());
     copy_cstr(u.release, "6.1.0-vkernel");
     copy_cstr(u.version, "#1 SMP PREEMPT vkernel");
     copy_cstr(u.machine, "x86_64");
     copy_cstr(u.domainname, "(none)");
     VK_TRY(copy_out(task.mm(), UserPtr<struct utsname>(a[0]), u));
+    return 0;
+}
+
+Result<long> sys_sethostname(Task& task, const SyscallArgs& a) {
+    constexpr u64 kHostNameMax = 64;  // __NEW_UTS_LEN
+    if (task.process->euid != 0) return err(EPERM);
+    if (a[1] > kHostNameMax) return err(EINVAL);
+    std::string name(a[1], '\0');
+    VK_TRY(copy_in_bytes(task.mm(), a[0], name.data(), a[1]));
+    task.kernel.set_hostname(std::move(name));
     return 0;
 }
 

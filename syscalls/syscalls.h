@@ -53,7 +53,7 @@ VK_DECLARE(nanosleep) VK_DECLARE(clock_nanosleep) VK_DECLARE(restart_syscall)
 // poll.cpp
 VK_DECLARE(poll) VK_DECLARE(ppoll) VK_DECLARE(select) VK_DECLARE(pselect6)
 // info.cpp
-VK_DECLARE(uname) VK_DECLARE(getrandom) VK_DECLARE(sysinfo)
+VK_DECLARE(uname) VK_DECLARE(getrandom) VK_DECLARE(sysinfo) VK_DECLARE(sethostname)
 // path.cpp
 VK_DECLARE(open) VK_DECLARE(openat) VK_DECLARE(openat2) VK_DECLARE(creat) VK_DECLARE(getdents64)
 VK_DECLARE(stat) VK_DECLARE(lstat) VK_DECLARE(statx) VK_DECLARE(mkdir) VK_DECLARE(mkdirat)

@@ -106,6 +106,7 @@ SyscallTable build() {
     set(309, sys_getcpu, {B, B, B});
     set(435, sys_clone3, {B, U});
     set(219, sys_restart_syscall, {});
+    set(170, sys_sethostname, {S, U});
     set(25, sys_mremap, {H, U, U, H, H});
     set(17, sys_pread64, {F, B, U, I});
     set(18, sys_pwrite64, {F, B, U, I});

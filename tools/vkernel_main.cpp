@@ -45,6 +45,7 @@ void usage(FILE* out) {
         "                        guest inherits nothing from the host but TERM, and\n"
         "                        gets PATH=/bin:/sbin:/usr/bin:/usr/sbin unless given\n"
         "      --strace          print each guest syscall to stderr\n"
+        "      --hostname NAME   the guest's host name (uname -n; default vkernel)\n"
         "  -h, --help            show this help\n"
         "      --version         show the version\n",
         out);
@@ -129,12 +130,13 @@ int main(int argc, char** argv) {
     vk::KernelOptions opts;
     std::vector<std::string> env;
     std::string initrd;
-    enum { kOptStrace = 256, kOptVersion, kOptDebug, kOptBind };
+    enum { kOptStrace = 256, kOptVersion, kOptDebug, kOptBind, kOptHostname };
     static const option long_opts[] = {
         {"memory", required_argument, nullptr, 'm'},
         {"cpus", required_argument, nullptr, 'n'},
         {"env", required_argument, nullptr, 'e'},
         {"strace", no_argument, nullptr, kOptStrace},
+        {"hostname", required_argument, nullptr, kOptHostname},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, kOptVersion},
         {"debug", no_argument, nullptr, kOptDebug},
@@ -172,6 +174,13 @@ int main(int argc, char** argv) {
             break;
         case 'i': initrd = optarg; break;
         case kOptStrace: opts.strace = true; break;
+        case kOptHostname:
+            if (!*optarg || std::strlen(optarg) > 64) {
+                vk::log_error("bad --hostname '{}': give 1 to 64 characters", optarg);
+                return kExitUsage;
+            }
+            opts.hostname = optarg;
+            break;
         case kOptDebug: vk::g_debug_log = true; break;
         case kOptBind: {
             std::string host = optarg, guest;

@@ -43,6 +43,7 @@ struct KernelOptions {
     bool strace = false;        // --strace
     // --bind HOSTDIR:GUESTDIR: host directories shown read-only (hostfs).
     std::vector<std::pair<std::string, std::string>> binds;
+    std::string hostname = "vkernel";  // --hostname; sethostname(2) changes it
 };
 
 // One vCPU and the host thread that runs it.
@@ -85,6 +86,9 @@ public:
                                const std::vector<std::string>& envp);
 
     const KernelOptions& options() const { return opts_; }
+    // uname's nodename (kernel lock).
+    const std::string& hostname() const { return opts_.hostname; }
+    void set_hostname(std::string name) { opts_.hostname = std::move(name); }
     vmspace::Machine& machine() { return *machine_; }
     pmap::FrameAllocator& frames() { return frames_; }
     u64 memory_bytes() const { return mem_.size(); }

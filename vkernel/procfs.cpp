@@ -708,10 +708,10 @@ Lister root_lister(const std::shared_ptr<ProcSuper>& sb) {
         out.push_back(file(sb, "version", 0444,
                            fixed(std::string("Linux version ") + kRelease +
                                  " (vkernel@vkernel) (g++) #1 SMP PREEMPT vkernel\n")));
-        out.push_back(dir(sb, "sys", 0555, [sb] {
-            return std::vector<Child>{dir(sb, "kernel", 0555, [sb] {
+        out.push_back(dir(sb, "sys", 0555, [sb, g] {
+            return std::vector<Child>{dir(sb, "kernel", 0555, [sb, g] {
                 return std::vector<Child>{
-                    file(sb, "hostname", 0644, fixed("vkernel\n")),
+                    file(sb, "hostname", 0644, g([](Kernel& kk) { return kk.hostname() + "\n"; })),
                     file(sb, "osrelease", 0444, fixed(std::string(kRelease) + "\n")),
                     file(sb, "ostype", 0444, fixed("Linux\n")),
                 };
