@@ -6,16 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 int main(int argc, char** argv) {
     int n = argc > 1 ? atoi(argv[1]) : 20000;
@@ -25,7 +16,6 @@ int main(int argc, char** argv) {
         for (int i = 0; i < n; i++) syscall(SYS_getppid);
         r[k] = (now_ns() - t0) / n;
     }
-    qsort(r, 7, sizeof r[0], cmp);
-    printf("getppid_ns %.0f\n", r[3]);
+    printf("getppid_ns %.0f\n", median_of(r, 7));
     return 0;
 }

@@ -10,16 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 #define ROUNDS 7
 
@@ -48,8 +39,7 @@ int main(void) {
         waitpid(c, 0, 0);
         close(a[0]); close(a[1]); close(b[0]); close(b[1]);
     }
-    qsort(r, ROUNDS, sizeof r[0], cmp);
-    printf("pipe_rtt_ns %.0f\n", r[ROUNDS / 2]);
+    printf("pipe_rtt_ns %.0f\n", median_of(r, ROUNDS));
 
     static char buf[65536];
     const long total = 64L << 20;
@@ -71,8 +61,7 @@ int main(void) {
         waitpid(c, 0, 0);
         close(p[0]);
     }
-    qsort(r, ROUNDS, sizeof r[0], cmp);
-    printf("pipe_mbps %.0f\n", r[ROUNDS / 2]);
+    printf("pipe_mbps %.0f\n", median_of(r, ROUNDS));
 
     const int files = 200;
     for (int k = 0; k < ROUNDS; k++) {
@@ -87,7 +76,6 @@ int main(void) {
         }
         r[k] = (now_ns() - t0) / files;
     }
-    qsort(r, ROUNDS, sizeof r[0], cmp);
-    printf("create_unlink_ns %.0f\n", r[ROUNDS / 2]);
+    printf("create_unlink_ns %.0f\n", median_of(r, ROUNDS));
     return 0;
 }

@@ -16,25 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define FUTEX_WAIT_PRIVATE 128
 #define FUTEX_WAKE_PRIVATE 129
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return (x > y) - (x < y);
-}
-
 #define ROUNDS 7
-static double median(double* r) {
-    qsort(r, ROUNDS, sizeof r[0], cmp);
-    return r[ROUNDS / 2];
-}
+static double median(double* r) { return median_of(r, ROUNDS); }
 
 static void* nothing(void* arg) { return arg; }
 

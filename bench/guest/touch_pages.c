@@ -5,16 +5,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 int main(void) {
     const size_t len = 64u << 20;
@@ -27,7 +18,6 @@ int main(void) {
         r[k] = (now_ns() - t0) / (len / 4096);
         munmap((void*)p, len);
     }
-    qsort(r, 5, sizeof r[0], cmp);
-    printf("fault_ns_per_page %.0f\n", r[2]);
+    printf("fault_ns_per_page %.0f\n", median_of(r, 5));
     return 0;
 }
