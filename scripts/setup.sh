@@ -9,6 +9,7 @@ packages=(
     googletest libgtest-dev libgmock-dev
     linux-libc-dev musl-tools busybox-static
     e2fsprogs cpio python3
+    tmux util-linux
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include "vkernel/files.h"
 #include "vkernel/kernel.h"
 #include "vkernel/signal_delivery.h"
+#include "vkernel/tty.h"
 #include "vkernel/user_memory.h"
 
 namespace vk::sys {
@@ -238,21 +239,71 @@ Result<long> sys_fcntl(Task& task, const SyscallArgs& a) {
     case F_SETFD: VK_TRY(fds.set_cloexec(fd, a[2] & FD_CLOEXEC)); return 0;
     case F_GETFL: return f->flags();
     case F_SETFL: VK_TRY(f->set_flags(static_cast<int>(a[2]))); return 0;
-    case F_GETPIPE_SZ:
+    case F_GETPIPE_SZ: return VK_TRY(pipe_size(*f));
     case F_SETPIPE_SZ:
-        if (!is_stream(*f)) return err(EBADF);
-        return 65536;  // fixed size for now
+        return VK_TRY(set_pipe_size(*f, static_cast<u32>(a[2]),
+                                    credentials(*task.process).capable(CAP_SYS_RESOURCE)));
     case F_GETLK:
     case F_SETLK:
     case F_SETLKW:
     case F_OFD_GETLK:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
-        return err(ENOLCK);  // record locks come with the rest of the files issue
+        return fcntl_lock(task, *f, a[1], a[2]);
     default:
         return err(EINVAL);
     }
 }
+
+namespace {
+
+// The tty ioctls: arguments are copied in once, results copied out; the
+// policy (job control, sessions) is the Tty's.
+Result<long> tty_ioctl(Task& task, Tty& tty, u64 cmd, u64 arg) {
+    Mm& mm = task.mm();
+    switch (cmd) {
+    case TCGETS: VK_TRY(copy_out(mm, UserPtr<KTermios>(arg), tty.ldisc().termios())); return 0;
+    case TCSETS:
+    case TCSETSW:  // output is written through: nothing to drain
+    case TCSETSF: {
+        const KTermios t = VK_TRY(copy_in(mm, UserPtr<KTermios>(arg)));
+        VK_TRY(tty.set_termios(task, t, cmd == TCSETSF));
+        return 0;
+    }
+    case TIOCGPGRP: {
+        const i32 pgrp = VK_TRY(tty.foreground_pgrp(task));
+        VK_TRY(copy_out(mm, UserPtr<i32>(arg), pgrp));
+        return 0;
+    }
+    case TIOCSPGRP: {
+        const i32 pgrp = VK_TRY(copy_in(mm, UserPtr<i32>(arg)));
+        VK_TRY(tty.set_pgrp(task, pgrp));
+        return 0;
+    }
+    case TIOCGSID: {
+        const i32 sid = VK_TRY(tty.session_of(task));
+        VK_TRY(copy_out(mm, UserPtr<i32>(arg), sid));
+        return 0;
+    }
+    case TIOCSCTTY: VK_TRY(tty.set_ctty(task, arg == 1)); return 0;
+    case TIOCNOTTY: VK_TRY(tty.give_up_ctty(task)); return 0;
+    case TIOCGWINSZ: VK_TRY(copy_out(mm, UserPtr<KWinsize>(arg), tty.winsize())); return 0;
+    case TIOCSWINSZ: tty.set_winsize(VK_TRY(copy_in(mm, UserPtr<KWinsize>(arg)))); return 0;
+    case FIONREAD:
+    case TIOCOUTQ: {
+        const i32 n = cmd == FIONREAD ? static_cast<i32>(tty.ldisc().available()) : 0;
+        VK_TRY(copy_out(mm, UserPtr<i32>(arg), n));
+        return 0;
+    }
+    case TCFLSH: VK_TRY(tty.flush(task, static_cast<int>(arg))); return 0;
+    case TCXONC: VK_TRY(tty.flow(task, static_cast<int>(arg))); return 0;
+    case TCSBRK:
+    case TCSBRKP: return 0;  // tcdrain and breaks: output is already out
+    default: return err(ENOTTY);
+    }
+}
+
+}  // namespace
 
 Result<long> sys_ioctl(Task& task, const SyscallArgs& a) {
     auto& fds = *task.process->fds;
@@ -269,17 +320,28 @@ Result<long> sys_ioctl(Task& task, const SyscallArgs& a) {
     }
     default: break;
     }
-    // The console answers the terminal queries from the host's terminal.
+    if (Tty* tty = tty_of(*f)) return tty_ioctl(task, *tty, a[1], a[2]);
+    // A console passed through (the host's stdin is no terminal) answers the
+    // terminal queries from the host fd: ENOTTY for a file or a pipe.
     auto* ops = dynamic_cast<BlockingOps*>(&f->ops());
     const int hfd = ops ? ops->host_fd() : -1;
     if (hfd >= 0 && a[1] == TCGETS) {
         struct termios t{};
-        if (::ioctl(hfd, TCGETS, &t) < 0) return err(errno);
-        VK_TRY(copy_out(task.mm(), UserPtr<struct termios>(a[2]), t));
+        // SAFETY: TCGETS fills glibc's struct termios (tcgetattr).
+        if (::tcgetattr(hfd, &t) < 0) return err(errno);
+        KTermios k;
+        k.c_iflag = t.c_iflag;
+        k.c_oflag = t.c_oflag;
+        k.c_cflag = t.c_cflag;
+        k.c_lflag = t.c_lflag;
+        k.c_line = t.c_line;
+        std::copy_n(t.c_cc, sizeof k.c_cc, k.c_cc);
+        VK_TRY(copy_out(task.mm(), UserPtr<KTermios>(a[2]), k));
         return 0;
     }
     if (hfd >= 0 && a[1] == TIOCGWINSZ) {
         struct winsize w{};
+        // SAFETY: TIOCGWINSZ writes one struct winsize.
         if (::ioctl(hfd, TIOCGWINSZ, &w) < 0) return err(errno);
         VK_TRY(copy_out(task.mm(), UserPtr<struct winsize>(a[2]), w));
         return 0;

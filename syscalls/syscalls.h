@@ -20,6 +20,8 @@ fs::Credentials credentials(const Process& p);
 u64 nofile_limit(const Process& p);
 // The open file behind descriptor `fd` of the caller, or EBADF.
 Result<std::shared_ptr<fs::File>> file_of(Task& t, u64 fd);
+// fcntl's record-lock commands (F_GETLK ... F_OFD_SETLKW) on `f` (lock.cpp).
+Result<long> fcntl_lock(Task& task, fs::File& f, u64 cmd, u64 arg);
 
 #define VK_DECLARE(name) Result<long> sys_##name(Task& task, const SyscallArgs& args);
 // fd.cpp
@@ -29,7 +31,7 @@ VK_DECLARE(close_range) VK_DECLARE(fstat) VK_DECLARE(newfstatat) VK_DECLARE(lsee
 VK_DECLARE(dup) VK_DECLARE(dup2) VK_DECLARE(dup3) VK_DECLARE(readlink) VK_DECLARE(pipe)
 VK_DECLARE(pipe2) VK_DECLARE(fcntl)
 // mm.cpp
-VK_DECLARE(brk) VK_DECLARE(mmap) VK_DECLARE(mremap) VK_DECLARE(munmap) VK_DECLARE(mprotect) VK_DECLARE(madvise)
+VK_DECLARE(brk) VK_DECLARE(mmap) VK_DECLARE(mremap) VK_DECLARE(munmap) VK_DECLARE(mprotect) VK_DECLARE(madvise) VK_DECLARE(msync)
 // process.cpp
 VK_DECLARE(exit) VK_DECLARE(exit_group) VK_DECLARE(fork) VK_DECLARE(vfork) VK_DECLARE(clone)
 VK_DECLARE(clone3) VK_DECLARE(execve) VK_DECLARE(wait4) VK_DECLARE(waitid)
@@ -67,9 +69,18 @@ VK_DECLARE(fallocate) VK_DECLARE(fsync) VK_DECLARE(fdatasync) VK_DECLARE(sync) V
 VK_DECLARE(utimensat) VK_DECLARE(futimesat) VK_DECLARE(utime) VK_DECLARE(utimes) VK_DECLARE(mknod)
 VK_DECLARE(mknodat) VK_DECLARE(statfs) VK_DECLARE(fstatfs) VK_DECLARE(chroot)
 VK_DECLARE(memfd_create) VK_DECLARE(sendfile) VK_DECLARE(copy_file_range)
+// lock.cpp
+VK_DECLARE(flock)
+// mount.cpp
+VK_DECLARE(mount) VK_DECLARE(umount2)
 // event.cpp
 VK_DECLARE(eventfd) VK_DECLARE(eventfd2) VK_DECLARE(epoll_create) VK_DECLARE(epoll_create1)
 VK_DECLARE(epoll_ctl) VK_DECLARE(epoll_wait) VK_DECLARE(epoll_pwait) VK_DECLARE(epoll_pwait2)
+// socket.cpp
+VK_DECLARE(socket) VK_DECLARE(socketpair) VK_DECLARE(bind) VK_DECLARE(listen) VK_DECLARE(accept)
+VK_DECLARE(accept4) VK_DECLARE(connect) VK_DECLARE(shutdown) VK_DECLARE(getsockname)
+VK_DECLARE(getpeername) VK_DECLARE(sendto) VK_DECLARE(recvfrom) VK_DECLARE(sendmsg)
+VK_DECLARE(recvmsg) VK_DECLARE(getsockopt) VK_DECLARE(setsockopt)
 #undef VK_DECLARE
 
 }  // namespace vk::sys

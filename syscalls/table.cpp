@@ -38,6 +38,7 @@ SyscallTable build() {
     set(157, sys_prctl, {I, H, H, H, H});
     set(292, sys_dup3, {F, F, H});
     set(28, sys_madvise, {H, U, I});
+    set(26, sys_msync, {H, U, H});
     set(35, sys_nanosleep, {B, B});
     set(39, sys_getpid, {});
     set(60, sys_exit, {I});
@@ -175,6 +176,27 @@ SyscallTable build() {
     set(319, sys_memfd_create, {S, H});
     set(40, sys_sendfile, {F, F, B, U});
     set(326, sys_copy_file_range, {F, B, F, B, U, H});
+    // lock.cpp, mount.cpp
+    set(73, sys_flock, {F, H});
+    set(165, sys_mount, {S, S, S, H, H});
+    set(166, sys_umount2, {S, H});
+    // socket.cpp
+    set(41, sys_socket, {I, H, I});
+    set(42, sys_connect, {F, B, U});
+    set(43, sys_accept, {F, B, B});
+    set(44, sys_sendto, {F, B, U, H, B, U});
+    set(45, sys_recvfrom, {F, B, U, H, B, B});
+    set(46, sys_sendmsg, {F, B, H});
+    set(47, sys_recvmsg, {F, B, H});
+    set(48, sys_shutdown, {F, I});
+    set(49, sys_bind, {F, B, U});
+    set(50, sys_listen, {F, I});
+    set(51, sys_getsockname, {F, B, B});
+    set(52, sys_getpeername, {F, B, B});
+    set(53, sys_socketpair, {I, H, I, B});
+    set(54, sys_setsockopt, {F, I, I, B, U});
+    set(55, sys_getsockopt, {F, I, I, B, B});
+    set(288, sys_accept4, {F, B, B, H});
     // event.cpp
     set(284, sys_eventfd, {U});
     set(290, sys_eventfd2, {U, H});

@@ -3,8 +3,10 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,6 +47,8 @@ void usage(FILE* out) {
         "                        guest inherits nothing from the host but TERM, and\n"
         "                        gets PATH=/bin:/sbin:/usr/bin:/usr/sbin unless given\n"
         "      --strace          print each guest syscall to stderr\n"
+        "      --stats           at exit, print to stderr how many VM exits of each kind\n"
+        "                        the guest caused\n"
         "      --hostname NAME   the guest's host name (uname -n; default vkernel)\n"
         "  -h, --help            show this help\n"
         "      --version         show the version\n",
@@ -89,6 +93,47 @@ bool check_kvm() {
     return false;
 }
 
+// The host terminal while the vkernel runs with a terminal as stdin: raw, so
+// every key reaches the vkernel's own tty (vkernel/tty.h), which does the
+// editing, echo and signals. The saved settings come back on every way out:
+// the return from main, exit(), and the signals that end the process (the
+// handler restores them, then the process dies of the signal as before).
+struct termios g_saved_termios;
+volatile sig_atomic_t g_terminal_raw = 0;
+
+void restore_terminal() {
+    if (!g_terminal_raw) return;
+    g_terminal_raw = 0;
+    ::tcsetattr(0, TCSADRAIN, &g_saved_termios);  // async-signal-safe
+}
+
+void die_of_signal(int sig) {
+    restore_terminal();
+    ::raise(sig);  // SA_RESETHAND put the default action back; SA_NODEFER lets it act
+}
+
+void make_terminal_raw() {
+    if (::isatty(0) != 1 || ::tcgetattr(0, &g_saved_termios) != 0) return;
+    struct termios raw = g_saved_termios;
+    ::cfmakeraw(&raw);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    struct sigaction sa{};
+    sa.sa_handler = die_of_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (const int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGALRM, SIGUSR1, SIGUSR2, SIGXCPU,
+                          SIGXFSZ, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) {
+        struct sigaction old{};
+        // Signals someone already handles or ignores keep their disposition.
+        if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_DFL)
+            ::sigaction(sig, &sa, nullptr);
+    }
+    g_terminal_raw = 1;
+    std::atexit(restore_terminal);
+    if (::tcsetattr(0, TCSADRAIN, &raw) != 0) g_terminal_raw = 0;
+}
+
 // bin/vkernel-root.cpio beside the running binary.
 std::string default_initrd() {
     std::error_code ec;
@@ -130,12 +175,13 @@ int main(int argc, char** argv) {
     vk::KernelOptions opts;
     std::vector<std::string> env;
     std::string initrd;
-    enum { kOptStrace = 256, kOptVersion, kOptDebug, kOptBind, kOptHostname };
+    enum { kOptStrace = 256, kOptVersion, kOptDebug, kOptBind, kOptHostname, kOptStats };
     static const option long_opts[] = {
         {"memory", required_argument, nullptr, 'm'},
         {"cpus", required_argument, nullptr, 'n'},
         {"env", required_argument, nullptr, 'e'},
         {"strace", no_argument, nullptr, kOptStrace},
+        {"stats", no_argument, nullptr, kOptStats},
         {"hostname", required_argument, nullptr, kOptHostname},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, kOptVersion},
@@ -174,6 +220,7 @@ int main(int argc, char** argv) {
             break;
         case 'i': initrd = optarg; break;
         case kOptStrace: opts.strace = true; break;
+        case kOptStats: opts.stats = true; break;
         case kOptHostname:
             if (!*optarg || std::strlen(optarg) > 64) {
                 vk::log_error("bad --hostname '{}': give 1 to 64 characters", optarg);
@@ -235,13 +282,16 @@ int main(int argc, char** argv) {
         vk::log_error("{}", booted.error());
         return kExitError;
     }
+    make_terminal_raw();
     auto status = kernel.value()->run(program, args, env);
+    restore_terminal();
     if (!status) {
         vk::log_error("{}", status.error().message);
         return status.error().status;
     }
     const int ws = status.value();
     std::fflush(stdout);
+    if (opts.stats) std::fprintf(stderr, "%s\n", kernel.value()->stats_report().c_str());
     if (WIFSIGNALED(ws)) return 128 + WTERMSIG(ws);
     (void)kExitNotRunnable;
     return WEXITSTATUS(ws);

@@ -10,6 +10,7 @@
 #include "vkernel/files.h"
 #include "vkernel/fs/tmpfs.h"
 #include "vkernel/kernel.h"
+#include "vkernel/tty.h"
 
 namespace vk {
 
@@ -35,6 +36,10 @@ public:
         return 0;
     }
     u32 poll(fs::File&) override { return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM; }
+    // Only /dev/zero maps (as anonymous memory), as mmap_zero in Linux.
+    fs::MapKind map_kind(const fs::File&) const override {
+        return kind_ == kZero ? fs::MapKind::kAnonymous : fs::MapKind::kNone;
+    }
 
 private:
     Kind kind_;
@@ -109,6 +114,13 @@ fs::SpecialOpener devfs_opener(Kernel& k, fs::SpecialOpener others) {
             }
         }
         if (maj == 5 && (min == 0 || min == 1)) {
+            if (const std::shared_ptr<Tty>& tty = k.console_tty()) {
+                // /dev/tty is the caller's controlling terminal (ENXIO
+                // without one, as Linux); /dev/console is the console.
+                const Task* t = k.current_task();
+                if (min == 0 && t && !tty->is_ctty_of(*t->process)) return err(ENXIO);
+                return tty_file_ops(k, tty);
+            }
             auto in = VK_TRY(make_console_file(k, 0, O_RDONLY));
             auto out = VK_TRY(make_console_file(k, 1, O_WRONLY));
             return std::shared_ptr<fs::FileOps>(

@@ -10,8 +10,10 @@
 //   1:5 zero    reads give zeros, writes are swallowed
 //   1:7 full    reads give zeros, writes fail with ENOSPC
 //   1:8 random, 1:9 urandom   the host's getrandom(2); writes are accepted
-//   5:0 tty, 5:1 console      the console: reads from the host's stdin,
-//                             writes to the host's stdout (files.h)
+//   5:0 tty, 5:1 console      the console: the console tty (tty.h) when
+//                             the host's stdin is a terminal (/dev/tty only
+//                             for its sessions); otherwise reads from the
+//                             host's stdin, writes to its stdout (files.h)
 //
 // Other device numbers are ENXIO, as a device without a driver on Linux.
 // Guarded by the kernel lock.

@@ -13,6 +13,7 @@
 
 #include "vkernel/kernel.h"
 #include "vkernel/signal_delivery.h"
+#include "vkernel/tty.h"
 #include "vkernel/user_memory.h"
 
 namespace vk {
@@ -66,6 +67,9 @@ private:
     int hfd_;
 };
 
+}  // namespace
+
+// Not in the anonymous namespace: FIFOs (fifo.cpp) hold one by name.
 struct Pipe {
     explicit Pipe(Kernel& k) : kernel(k) {}
     Kernel& kernel;
@@ -75,10 +79,15 @@ struct Pipe {
     WaitQueue waiters;  // readers and writers both; woken on every change
 };
 
+namespace {
+
 class PipeOps final : public BlockingOps {
 public:
-    PipeOps(std::shared_ptr<Pipe> p, bool reader) : pipe_(std::move(p)), reader_(reader) {
-        (reader_ ? pipe_->readers : pipe_->writers)++;
+    // A FIFO opened O_RDWR is both a reader and a writer.
+    PipeOps(std::shared_ptr<Pipe> p, bool reader, bool writer = false)
+        : pipe_(std::move(p)), reader_(reader), writer_(writer || !reader) {
+        if (reader_) pipe_->readers++;
+        if (writer_) pipe_->writers++;
     }
     bool seekable() const override { return false; }
     WaitQueue* queue() override { return &pipe_->waiters; }
@@ -114,7 +123,8 @@ public:
         if (reader_) {
             if (!p.data.empty()) m |= POLLIN | POLLRDNORM;
             if (p.writers == 0) m |= POLLHUP;
-        } else {
+        }
+        if (writer_) {
             if (p.capacity - p.data.size() >= kPipeBuf) m |= POLLOUT | POLLWRNORM;
             if (p.readers == 0) m |= POLLERR;
         }
@@ -125,16 +135,54 @@ public:
         return err(ENOTTY);
     }
     void release(fs::File&) override {
-        (reader_ ? pipe_->readers : pipe_->writers)--;
+        if (reader_) pipe_->readers--;
+        if (writer_) pipe_->writers--;
         pipe_->kernel.wake_all(pipe_->waiters);
     }
+    Pipe& pipe() { return *pipe_; }
 
 private:
     std::shared_ptr<Pipe> pipe_;
     bool reader_;
+    bool writer_;
 };
 
 }  // namespace
+
+std::shared_ptr<Pipe> make_pipe_buffer(Kernel& k) { return std::make_shared<Pipe>(k); }
+
+std::shared_ptr<BlockingOps> make_pipe_ops(std::shared_ptr<Pipe> p, bool reader, bool writer) {
+    Kernel& k = p->kernel;
+    auto ops = std::make_shared<PipeOps>(p, reader, writer);
+    k.wake_all(p->waiters);
+    return ops;
+}
+
+std::pair<int, int> pipe_openers(const Pipe& p) { return {p.readers, p.writers}; }
+
+WaitQueue& pipe_waiters(Pipe& p) { return p.waiters; }
+
+Result<long> pipe_size(fs::File& f) {
+    auto* ops = dynamic_cast<PipeOps*>(&f.ops());
+    if (!ops) return err(EBADF);
+    return static_cast<long>(ops->pipe().capacity);
+}
+
+Result<long> set_pipe_size(fs::File& f, u32 size, bool privileged) {
+    auto* ops = dynamic_cast<PipeOps*>(&f.ops());
+    if (!ops) return err(EBADF);
+    Pipe& p = ops->pipe();
+    // round_pipe_size: a page at least, else the next power of two; 0 (EINVAL) above 2 GiB.
+    if (size > (u64{1} << 31)) return err(EINVAL);
+    u64 bytes = kPageSize;
+    while (bytes < size) bytes <<= 1;
+    if (bytes > p.capacity && bytes > kPipeMaxSize && !privileged) return err(EPERM);
+    // Linux counts pages in use; from an empty ring that is the bytes rounded up.
+    if (p.data.size() > bytes) return err(EBUSY);
+    p.capacity = bytes;
+    p.kernel.wake_all(p.waiters);
+    return static_cast<long>(bytes);
+}
 
 Result<std::shared_ptr<fs::File>> make_anon_file(Kernel& k, u32 mode, int flags,
                                                  std::shared_ptr<fs::FileOps> ops) {
@@ -150,6 +198,22 @@ Result<std::shared_ptr<fs::File>> make_anon_file(Kernel& k, u32 mode, int flags,
 }
 
 Result<std::shared_ptr<fs::File>> make_console_file(Kernel& k, int hfd, int flags) {
+    if (host_console_is_tty() && (hfd == 0 || ::isatty(hfd) == 1)) {
+        std::shared_ptr<Tty>& tty = k.console_tty();
+        if (!tty) {
+            // Output goes to the first of stdout, stderr, stdin that is a terminal.
+            const int out = ::isatty(1) == 1 ? 1 : ::isatty(2) == 1 ? 2 : 0;
+            tty = Tty::create(k, 0, out);
+        }
+        // An open of /dev/console when the root has one, as Linux's init
+        // gets (console_on_rootfs): ttyname(3) can then name it.
+        const fs::FsContext fsc = k.vfs().initial_context(0);
+        const fs::Context ctx{fsc, fs::Credentials::root()};
+        const int oflags = O_RDWR | (flags & ~O_ACCMODE);
+        if (auto f = k.vfs().open(ctx, k.vfs().root(), "/dev/console", oflags, 0); f && tty_of(**f))
+            return f;
+        return make_tty_file(k, tty, O_RDWR | (flags & ~O_ACCMODE));
+    }
     auto ops = std::make_shared<ConsoleOps>(k, hfd);
     struct stat st{};
     u32 mode = S_IFCHR;
@@ -160,6 +224,10 @@ Result<std::shared_ptr<fs::File>> make_console_file(Kernel& k, int hfd, int flag
         if (mode == S_IFDIR || mode == S_IFLNK || mode == S_IFSOCK) mode = S_IFCHR;
     }
     return make_anon_file(k, mode, flags, std::move(ops));
+}
+
+void attach_console(Kernel& k, const Process& init) {
+    if (const std::shared_ptr<Tty>& tty = k.console_tty()) tty->attach(init);
 }
 
 Result<std::pair<std::shared_ptr<fs::File>, std::shared_ptr<fs::File>>> make_pipe(Kernel& k,
@@ -242,7 +310,8 @@ Result<u64> file_write(Task& t, fs::File& f, std::span<const std::byte> src) {
             if (done == src.size() || !ops || !ops->whole_writes() || f.nonblocking()) return done;
             continue;  // a pipe took part of a large write: wait for room for the rest
         }
-        if (r.error().code == EPIPE) {
+        auto* bops = dynamic_cast<BlockingOps*>(&f.ops());
+        if (r.error().code == EPIPE && (!bops || bops->epipe_signals())) {
             KSigInfo info;
             info.signo = SIGPIPE;
             t.kernel.send_signal_to_task(t, SIGPIPE, info);

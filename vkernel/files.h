@@ -32,19 +32,49 @@ public:
     // True for pipes: a blocking write waits until all of it is taken.
     // Others return what one write took (an eventfd takes 8 bytes).
     virtual bool whole_writes() const { return false; }
+    // Whether EPIPE from write(2) also raises SIGPIPE (not for datagram
+    // and seqpacket sockets).
+    virtual bool epipe_signals() const { return true; }
 };
 
 // An anonymous inode of `mode` (S_IFIFO, S_IFCHR ...) and a File on it.
 Result<std::shared_ptr<fs::File>> make_anon_file(Kernel& k, u32 mode, int flags,
                                                  std::shared_ptr<fs::FileOps> ops);
 
-// The console: guest fds 0-2 of init, passed through to host fd `hfd`
-// byte for byte (the tty line discipline comes later).
+// The console: guest fd `hfd` (0-2) of init. When the host's stdin is a
+// terminal, fd 0 and every fd whose host fd is a terminal are the console
+// tty (tty.h; made on first use); otherwise, and for a host fd that is a
+// file or a pipe, the host fd is passed through byte for byte.
 Result<std::shared_ptr<fs::File>> make_console_file(Kernel& k, int hfd, int flags);
+
+// Makes the console tty (if there is one) the controlling terminal of
+// `init`'s session, its group in the foreground, as a getty would.
+void attach_console(Kernel& k, const Process& init);
 
 // pipe(2): the read end and the write end.
 Result<std::pair<std::shared_ptr<fs::File>, std::shared_ptr<fs::File>>> make_pipe(Kernel& k,
                                                                                    int flags);
+
+// The buffer of a pipe or a FIFO, shared by its ends (FIFOs: fifo.cpp).
+struct Pipe;
+std::shared_ptr<Pipe> make_pipe_buffer(Kernel& k);
+// FileOps of one opener of `p`, counted as a reader and/or a writer while
+// open; its making wakes the pipe's waiters (a FIFO open waiting for a partner).
+std::shared_ptr<BlockingOps> make_pipe_ops(std::shared_ptr<Pipe> p, bool reader, bool writer);
+// (readers, writers) open now.
+std::pair<int, int> pipe_openers(const Pipe& p);
+WaitQueue& pipe_waiters(Pipe& p);
+
+// /proc/sys/fs/pipe-max-size: the largest F_SETPIPE_SZ without CAP_SYS_RESOURCE.
+inline constexpr u64 kPipeMaxSize = 1 << 20;
+
+// F_GETPIPE_SZ: the capacity of the pipe behind `f`; EBADF if not a pipe.
+Result<long> pipe_size(fs::File& f);
+// F_SETPIPE_SZ (pipe_set_size): `size` rounded up to a power-of-two number
+// of pages (at least one); EINVAL above 2 GiB, EPERM for growing past
+// kPipeMaxSize unless `privileged` (CAP_SYS_RESOURCE), EBUSY when the pipe
+// holds more than the new size. Returns the new capacity.
+Result<long> set_pipe_size(fs::File& f, u32 size, bool privileged);
 
 // Sleeps `t` until one of `queues` is woken, a host fd of `host` (fd,
 // poll events) is ready, the deadline passes (kTimedOut) or a signal comes

@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "vkernel/devfs.h"
+#include "vkernel/fifo.h"
 #include "vkernel/files.h"
 #include "vkernel/fs/cpio.h"
 #include "vkernel/hostfs.h"
@@ -142,7 +143,7 @@ Result<void, std::string> Kernel::boot(std::span<const std::byte> archive,
     }
     // Character devices anywhere get their drivers; /dev gets a devfs when
     // the root has that directory.
-    vfs_->set_special_opener(devfs_opener(*this));
+    vfs_->set_special_opener(devfs_opener(*this, fifo_opener(*this)));
     if (auto dev = vfs_->resolve(ctx, vfs_->root(), "/dev", fs::kLookupDirectory); dev)
         if (auto made = mount_devfs(*this, *vfs_, ctx, "/dev"); !made)
             return Unexpected{std::string("cannot set up /dev: ") + std::strerror(made.error().code)};
@@ -198,6 +199,7 @@ Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::
         if (!f) return Unexpected{ExecError{1, "cannot set up the console"}};
         (void)proc->fds->install(std::move(f.value()), false, 1024);
     }
+    attach_console(*this, *proc);
     auto task = std::make_unique<Task>(*this, proc.get());
     task->tid = pid;
     vmspace::Vcpu::init_fpu(task->fpu);
@@ -288,8 +290,19 @@ void Kernel::release_task(Task* t) {
     }
 }
 
+std::string Kernel::stats_report() const {
+    u64 loads = 0;
+    for (const auto& c : cpus_) loads += c->vcpu->full_loads();
+    const KernelStats& s = stats_;
+    return fmt::format("vkernel: {} VM exits: {} syscalls, {} page faults, {} other exceptions, "
+                       "{} interrupts; {} special-register loads, {} FPU switches",
+                       s.syscalls + s.page_faults + s.exceptions + s.interrupts, s.syscalls,
+                       s.page_faults, s.exceptions, s.interrupts, loads, s.fpu_switches);
+}
+
 void Kernel::switch_fpu(Cpu& cpu, Task& t) {
     if (cpu.fpu_owner == &t) return;
+    ++stats_.fpu_switches;
     if (cpu.fpu_owner) (void)cpu.vcpu->save_fpu(cpu.fpu_owner->fpu);
     (void)cpu.vcpu->load_fpu(t.fpu);
     cpu.fpu_owner = &t;
@@ -319,10 +332,20 @@ void Kernel::task_main(Task& t) {
         Process* proc = t.process;
         t.blocked_ns = 0;
         switch (trap->kind) {
-        case TrapKind::kSyscall: dispatch_syscall(t); break;
-        case TrapKind::kPageFault: handle_fault(t, trap.value()); break;
-        case TrapKind::kException: handle_exception(t, trap.value()); break;
+        case TrapKind::kSyscall:
+            ++stats_.syscalls;
+            dispatch_syscall(t);
+            break;
+        case TrapKind::kPageFault:
+            ++stats_.page_faults;
+            handle_fault(t, trap.value());
+            break;
+        case TrapKind::kException:
+            ++stats_.exceptions;
+            handle_exception(t, trap.value());
+            break;
         case TrapKind::kInterrupted:
+            ++stats_.interrupts;
             if (g_debug_log) {
                 u8 code[4] = {};
                 const u64 n = t.mm().space().read(t.regs.rip, code, 4);
@@ -524,15 +547,17 @@ void Kernel::handle_fault(Task& task, const Trap& trap) {
         return;
     }
     KSigInfo info;
-    info.signo = SIGSEGV;
-    info.code = res.error() == FaultError::kMapErr ? 1 : 2;  // SEGV_MAPERR, SEGV_ACCERR
+    const bool bus = res.error() == FaultError::kBus;  // a file page beyond its end
+    info.signo = bus ? SIGBUS : SIGSEGV;
+    info.code = res.error() == FaultError::kMapErr ? 1 : 2;  // SEGV_MAPERR, SEGV_ACCERR, BUS_ADRERR
     info.u.fault.addr = trap.address;
     task.fault_detail = fmt::format(" (fault address {:#x}, rip {:#x}, {})", trap.address,
-                                    task.regs.rip, info.code == 1 ? "SEGV_MAPERR" : "SEGV_ACCERR");
+                                    task.regs.rip, bus ? "BUS_ADRERR"
+                                                   : info.code == 1 ? "SEGV_MAPERR" : "SEGV_ACCERR");
     task.fault_trapno = trap.vector;
     task.fault_error = trap.error_code;
     task.fault_cr2 = trap.address;
-    force_signal(task, SIGSEGV, info);
+    force_signal(task, info.signo, info);
 }
 
 void Kernel::handle_exception(Task& task, const Trap& trap) {

@@ -37,6 +37,8 @@
 
 namespace vk {
 
+class Tty;
+
 struct KernelOptions {
     u64 memory = 256ULL << 20;  // -m
     unsigned cpus = 1;          // -n
@@ -44,6 +46,18 @@ struct KernelOptions {
     // --bind HOSTDIR:GUESTDIR: host directories shown read-only (hostfs).
     std::vector<std::pair<std::string, std::string>> binds;
     std::string hostname = "vkernel";  // --hostname; sethostname(2) changes it
+    bool stats = false;                // --stats: print the counters below at exit
+};
+
+// What the vkernel did, counted (kernel lock): every VM exit by kind, and
+// the costly parts of switching threads on a vCPU. On a host where an exit
+// costs tens of microseconds these counts explain the benchmarks.
+struct KernelStats {
+    u64 syscalls = 0;
+    u64 page_faults = 0;
+    u64 exceptions = 0;   // other CPU exceptions
+    u64 interrupts = 0;   // preemption kicks and other interrupted runs
+    u64 fpu_switches = 0; // FPU state saved and loaded through vCPU ioctls
 };
 
 // One vCPU and the host thread that runs it.
@@ -98,6 +112,12 @@ public:
     // current task), or null off the vCPU threads (boot, timers, tests).
     // Kernel lock held. procfs resolves /proc/self with it.
     Task* current_task() const;
+    const KernelStats& stats() const { return stats_; }
+    // One line per kind of cost, for --stats; after run() has returned.
+    std::string stats_report() const;
+    // The XSAVE components guest threads have and their image size (the
+    // same on every vCPU): signal frames carry that image.
+    const vmspace::Machine::XsaveLayout& xsave_layout() const { return machine_->xsave_layout(); }
     unsigned cpu_count() const { return static_cast<unsigned>(cpus_.size()); }
     std::size_t process_count() const { return processes_.size(); }
 
@@ -106,6 +126,8 @@ public:
     fs::Vfs& vfs() { return *vfs_; }
     fs::Vfs& anon_vfs() { return *anon_vfs_; }
     u64 next_anon_id() { return next_anon_++; }
+    // The console tty (tty.h) when the host's stdin is a terminal, else null.
+    std::shared_ptr<Tty>& console_tty() { return console_tty_; }
 
     // --- Scheduling (kernel lock held) -------------------------------------
     // Puts the calling task to sleep on `wq` (may be null) until woken, its
@@ -202,6 +224,7 @@ private:
     pmap::FrameAllocator frames_;
     std::unique_ptr<vmspace::Machine> machine_;
     std::vector<std::unique_ptr<Cpu>> cpus_;
+    KernelStats stats_;
     std::unique_ptr<fs::Vfs> vfs_;
     std::unique_ptr<fs::Vfs> anon_vfs_;
     u64 next_anon_ = 1;
@@ -214,6 +237,7 @@ private:
     // Pending timers by id, with the reactor timer that fires each.
     std::map<u64, std::pair<TimerId, std::function<void()>>> timers_;
     std::optional<Reactor> reactor_;  // its callbacks take kmu_ themselves
+    std::shared_ptr<Tty> console_tty_;  // after reactor_: let go of before it
     u64 next_timer_ = 1;
     int next_pid_ = 1;
     bool stopping_ = false;

@@ -11,6 +11,7 @@
 #include "base/assert.h"
 #include "vkernel/fs/file.h"
 #include "vkernel/fs/vfs.h"
+#include "vkernel/signal_frame.h"
 #include "vkernel/elf.h"
 #include "vkernel/user_memory.h"
 
@@ -26,7 +27,7 @@ enum : u64 {
     AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
     AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14,
     AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25,
-    AT_HWCAP2 = 26, AT_EXECFN = 31,
+    AT_HWCAP2 = 26, AT_EXECFN = 31, AT_MINSIGSTKSZ = 51,
 };
 
 // Reads the program `path` through the VFS, as execve(2) opens it: the path
@@ -238,6 +239,7 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
         {AT_RANDOM, random_at},
         {AT_PLATFORM, platform_at},
         {AT_EXECFN, execfn},
+        {AT_MINSIGSTKSZ, min_signal_stack_size(machine.xsave_layout().size)},
         {AT_NULL, 0},
     };
     std::vector<u64> words;

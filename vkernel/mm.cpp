@@ -28,12 +28,89 @@ bool allows(u32 prot, Access a) {
 
 }  // namespace
 
+std::shared_ptr<FileMappings> FileMappings::of(fs::Inode& inode) {
+    if (!inode.mappings) inode.mappings = std::make_shared<FileMappings>();
+    auto fm = std::dynamic_pointer_cast<FileMappings>(inode.mappings);
+    VK_ASSERT(fm != nullptr);
+    return fm;
+}
+
+void FileMappings::unmap_pages(u64 first, u64 last, bool even_private) {
+    if (first >= last) return;
+    // Page tables first, then the private copies, then (by the caller) the
+    // file's frames: no page table ever points at a freed frame.
+    for (Mm* mm : mms) mm->unmap_file_pages(*this, first, last);
+    if (even_private)
+        for (VmObject* o : privates) o->drop_pages(first, last);
+}
+
+std::shared_ptr<VmObject> VmObject::file_private(pmap::FrameAllocator& frames,
+                                                 std::shared_ptr<fs::Inode> inode) {
+    auto o = std::make_shared<VmObject>(frames);
+    if (inode->has_page_cache()) {
+        o->fmap_ = FileMappings::of(*inode);
+        o->fmap_->privates.insert(o.get());
+    }
+    o->inode_ = std::move(inode);
+    return o;
+}
+
+std::shared_ptr<VmObject> VmObject::file_shared(pmap::FrameAllocator& frames,
+                                                std::shared_ptr<fs::Inode> inode) {
+    VK_ASSERT(inode->has_page_cache());
+    auto fm = FileMappings::of(*inode);
+    if (auto o = fm->shared.lock()) return o;
+    auto o = std::make_shared<VmObject>(frames);
+    o->inode_ = std::move(inode);
+    o->fmap_ = fm;
+    o->shared_file_ = true;
+    fm->shared = o;
+    return o;
+}
+
 VmObject::~VmObject() {
+    if (fmap_ && !shared_file_) fmap_->privates.erase(this);
     for (auto& [idx, pa] : pages_) frames_.unref(pa);
 }
 
-Result<pmap::PhysAddr> VmObject::page(u64 index) {
-    if (auto it = pages_.find(index); it != pages_.end()) return it->second;
+bool VmObject::beyond_eof(u64 index) const {
+    if (!inode_) return false;
+    return index >= page_round_up(inode_->size()) / kPageSize;
+}
+
+Result<pmap::PhysAddr> VmObject::read_copy(u64 index) {
+    const pmap::PhysAddr pa = VK_TRY(frames_.alloc_uninit());
+    // SAFETY: a frame we just allocated; the span is its 4 KiB.
+    std::byte* dst = frames_.memory().host(pa);
+    u64 got = 0;
+    while (got < kPageSize) {
+        auto n = inode_->read(index * kPageSize + got, std::span<std::byte>(dst + got, kPageSize - got));
+        if (!n) {
+            frames_.unref(pa);
+            return Unexpected{n.error()};
+        }
+        if (n.value() == 0) break;
+        got += n.value();
+    }
+    std::memset(dst + got, 0, kPageSize - got);
+    return pa;
+}
+
+Result<VmObject::Page> VmObject::page(u64 index, bool create) {
+    if (auto it = pages_.find(index); it != pages_.end()) return Page{it->second, true};
+    if (fmap_) {
+        // The file's own frame: its page cache (a read fault on a hole makes
+        // the page, as shmem_fault does).
+        const pmap::PhysAddr pa = VK_TRY(inode_->page(index, create));
+        return Page{pa, false};
+    }
+    if (inode_) {
+        // A copy is made even for fault-around: reading the host file is
+        // far cheaper than the fault it saves.
+        const pmap::PhysAddr pa = VK_TRY(read_copy(index));
+        pages_.emplace(index, pa);
+        return Page{pa, true};
+    }
     const u64 at = index * kPageSize;
     pmap::PhysAddr pa;
     if (file_ && at < file_len_) {
@@ -47,7 +124,7 @@ Result<pmap::PhysAddr> VmObject::page(u64 index) {
         pa = VK_TRY(frames_.alloc());
     }
     pages_.emplace(index, pa);
-    return pa;
+    return Page{pa, true};
 }
 
 std::optional<pmap::PhysAddr> VmObject::lookup(u64 index) const {
@@ -56,17 +133,23 @@ std::optional<pmap::PhysAddr> VmObject::lookup(u64 index) const {
 }
 
 Result<pmap::PhysAddr> VmObject::make_private(u64 index) {
-    const pmap::PhysAddr pa = VK_TRY(page(index));
-    if (frames_.refcount(pa) == 1) return pa;
+    VK_ASSERT(!shared_file_);
+    const Page p = VK_TRY(page(index));
+    if (p.own && frames_.refcount(p.pa) == 1) return p.pa;
     const pmap::PhysAddr copy = VK_TRY(frames_.alloc_uninit());
-    std::memcpy(frames_.memory().host(copy), frames_.memory().host(pa), kPageSize);
+    // SAFETY: both are whole frames we hold (or the file holds) a reference to.
+    std::memcpy(frames_.memory().host(copy), frames_.memory().host(p.pa), kPageSize);
     pages_[index] = copy;
-    frames_.unref(pa);
+    if (p.own) frames_.unref(p.pa);
     return copy;
 }
 
 std::shared_ptr<VmObject> VmObject::cow_copy() const {
+    VK_ASSERT(!shared_file_);
     auto c = std::make_shared<VmObject>(frames_, file_, file_off_, file_len_);
+    c->inode_ = inode_;
+    c->fmap_ = fmap_;
+    if (fmap_) fmap_->privates.insert(c.get());
     c->pages_ = pages_;
     for (auto& [idx, pa] : c->pages_) frames_.ref(pa);
     return c;
@@ -126,6 +209,7 @@ Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
             // Our writable pages must fault on the next write to copy.
             if (r.prot & kProtWrite) space_->protect(r.start, r.end, pmap_prot(r.prot & ~kProtWrite));
         }
+        child->note_file(c);
         child->regions_.emplace(start, std::move(c));
     }
     return child;
@@ -138,6 +222,24 @@ Mm::~Mm() {
     // Unmap before the objects (and their frames) go away.
     space_.reset();
     regions_.clear();
+    for (const auto& fm : files_) fm->mms.erase(this);
+}
+
+void Mm::note_file(const Region& r) {
+    const std::shared_ptr<FileMappings>& fm = r.object->file_mappings_ptr();
+    if (!fm) return;
+    if (files_.insert(fm).second) fm->mms.insert(this);
+}
+
+void Mm::unmap_file_pages(const FileMappings& fm, u64 first, u64 last) {
+    for (const auto& [start, r] : regions_) {
+        if (r.object->file_mappings() != &fm) continue;
+        const u64 r_first = r.offset / kPageSize;
+        const u64 r_last = r_first + (r.end - r.start) / kPageSize;
+        const u64 lo = std::max(first, r_first), hi = std::min(last, r_last);
+        if (lo >= hi) continue;
+        space_->remove(r.start + (lo - r_first) * kPageSize, r.start + (hi - r_first) * kPageSize);
+    }
 }
 
 const Region* Mm::find(u64 va) const {
@@ -188,6 +290,7 @@ Result<void> Mm::map(Region r) {
     }
     unmap(r.start, r.end);
     if (commit_) commit_->used += keep;
+    note_file(r);
     regions_.emplace(r.start, std::move(r));
     return {};
 }
@@ -196,21 +299,25 @@ void Mm::unmap(u64 start, u64 end) {
     if (start >= end) return;
     split_at(start);
     split_at(end);
+    // The page table first: erasing a region may free its object's frames
+    // (or the last reference to a file and its page cache).
+    space_->remove(start, end);
     auto it = regions_.lower_bound(start);
     while (it != regions_.end() && it->first < end) {
         if (commit_ && it->second.charged)
             commit_->uncharge((it->second.end - it->second.start) / kPageSize);
         it = regions_.erase(it);
     }
-    space_->remove(start, end);
 }
 
 Result<void> Mm::protect(u64 start, u64 end, u32 prot) {
     if (start >= end) return {};
-    // Every page must be mapped, as on Linux.
+    // Every page must be mapped, as on Linux; a shared mapping of a file
+    // opened read-only cannot become writable (VM_MAYWRITE).
     for (u64 va = start; va < end;) {
         const Region* r = find(va);
         if (!r) return err(ENOMEM);
+        if (prot & ~r->max_prot) return err(EACCES);
         va = r->end;
     }
     // Making private memory writable charges it, as Linux's mprotect does.
@@ -333,31 +440,43 @@ Result<void, FaultError> Mm::fault(u64 va, Access access) {
     if (!r) return Unexpected{FaultError::kMapErr};
     if (!allows(r->prot, access)) return Unexpected{FaultError::kAccErr};
     const u32 prot = pmap_prot(r->prot);
+    VmObject& object = *r->object;
 
     const u64 page = page_round_down(va);
     const u64 window = kFaultAround * kPageSize;
     const u64 lo = std::max(r->start, page & ~(window - 1));
     const u64 hi = std::min(r->end, (page & ~(window - 1)) + window);
     const bool cow = !r->shared && (r->prot & kProtWrite);
-    for (u64 p = lo; p < hi; p += kPageSize) {
-        const bool needed = p == page;
-        if (!needed && space_->extract(p)) continue;  // already mapped
+    auto to_fault = [](const Errno& e) { return e.code == ENOMEM ? FaultError::kNoMem : FaultError::kBus; };
+    // Maps page `p`; `needed`: the faulting page, whose failure is the
+    // fault's (the neighbours are best effort).
+    auto map_one = [&](u64 p, bool needed) -> Result<void, FaultError> {
         const u64 index = (r->offset + (p - r->start)) / kPageSize;
-        Result<pmap::PhysAddr> frame = (needed && cow && access == Access::kWrite)
-                                           ? r->object->make_private(index)
-                                           : r->object->page(index);
-        if (!frame) {
-            if (needed) return Unexpected{FaultError::kNoMem};
-            break;  // fault-around is best effort
+        if (object.beyond_eof(index)) return Unexpected{FaultError::kBus};
+        VmObject::Page frame{};
+        if (needed && cow && access == Access::kWrite) {
+            auto pa = object.make_private(index);
+            if (!pa) return Unexpected{to_fault(pa.error())};
+            frame = VmObject::Page{pa.value(), true};
+        } else {
+            // Neighbours of a file mapping are mapped only if the file has
+            // them already (fault-around, as Linux's filemap_map_pages).
+            auto got = object.page(index, needed);
+            if (!got) return Unexpected{to_fault(got.error())};
+            frame = got.value();
         }
         u32 this_prot = prot;
-        // A frame another object still shares is mapped read-only: the first
-        // write faults and copies it.
-        if (cow && frames_.refcount(frame.value()) > 1) this_prot &= ~pmap::kProtWrite;
-        if (!space_->enter(p, frame.value(), this_prot)) {
-            if (needed) return Unexpected{FaultError::kNoMem};
-            break;
-        }
+        // A frame this object does not own alone (shared with another
+        // object after fork, or the file's own page) is mapped read-only:
+        // the first write faults and copies it.
+        if (cow && !(frame.own && frames_.refcount(frame.pa) == 1)) this_prot &= ~pmap::kProtWrite;
+        if (!space_->enter(p, frame.pa, this_prot)) return Unexpected{FaultError::kNoMem};
+        return {};
+    };
+    if (auto m = map_one(page, true); !m) return m;
+    for (u64 p = lo; p < hi; p += kPageSize) {
+        if (p == page || space_->extract(p)) continue;  // done, or already mapped
+        if (!map_one(p, false) && p > page) break;      // e.g. the end of the file
     }
     return {};
 }

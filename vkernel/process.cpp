@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "vkernel/futex.h"
 #include "vkernel/kernel.h"
+#include "vkernel/tty.h"
 #include "vkernel/user_memory.h"
 
 namespace vk {
@@ -239,6 +240,9 @@ void Kernel::finish_process(Process& p) {
         }
     }
     p.children.clear();
+    // A session leader's exit takes its controlling terminal away from the
+    // session (SIGHUP and SIGCONT to the foreground group), as Linux does.
+    if (p.pid == p.sid && console_tty_ && console_tty_->session() == p.sid) console_tty_->detach();
 
     if (p.pid == 1) {
         shutdown_locked();

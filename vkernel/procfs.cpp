@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,11 +13,14 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
+#include "vkernel/files.h"
 #include "vkernel/fs/tmpfs.h"
 #include "vkernel/kernel.h"
+#include "vkernel/locks.h"
 
 namespace vk {
 
@@ -129,14 +133,22 @@ private:
 };
 
 // A symlink whose target `gen` computes at readlink.
+// Where a magic link jumps (see fs::Inode::jump_target).
+using Jump = std::function<Result<fs::Path>()>;
+
 class GenLink final : public ProcInode {
 public:
-    GenLink(const std::shared_ptr<ProcSuper>& sb, Gen gen, u32 uid = 0, u32 gid = 0)
-        : ProcInode(sb, S_IFLNK | 0777, uid, gid), gen_(std::move(gen)) {}
+    GenLink(const std::shared_ptr<ProcSuper>& sb, Gen gen, u32 uid = 0, u32 gid = 0, Jump jump = nullptr)
+        : ProcInode(sb, S_IFLNK | 0777, uid, gid), gen_(std::move(gen)), jump_(std::move(jump)) {}
     Result<std::string> readlink() override { return gen_(); }
+    Result<std::optional<fs::Path>> jump_target() override {
+        if (!jump_) return std::optional<fs::Path>();
+        return std::optional<fs::Path>(VK_TRY(jump_()));
+    }
 
 private:
     Gen gen_;
+    Jump jump_;  // null: an ordinary symlink
 };
 
 // One entry of a directory: its name and how to make its inode.
@@ -326,17 +338,26 @@ std::string proc_status(Kernel& k, const Process& p, const Task* t) {
     return s;
 }
 
-std::string proc_maps(const Process& p) {
+std::string file_name(Kernel& k, const fs::File& f, const fs::Path& root);
+fs::Path reader_root(Kernel& k);
+
+std::string proc_maps(Kernel& k, const Process& p) {
     std::string s;
     if (!p.mm || p.zombie) return s;
     for (const auto& [start, r] : p.mm->regions()) {
         std::string line;
-        appendf(line, "%08lx-%08lx %c%c%c%c %08lx 00:00 0", r.start, r.end,
+        // A file mapping shows the file's device, inode and path (d_path
+        // at the time of reading, as Linux's show_map_vma).
+        const u64 dev = r.file ? r.file->inode().dev() : 0;
+        const u64 ino = r.file ? r.file->inode().ino() : 0;
+        appendf(line, "%08lx-%08lx %c%c%c%c %08lx %02x:%02x %lu", r.start, r.end,
                 r.prot & kProtRead ? 'r' : '-', r.prot & kProtWrite ? 'w' : '-',
-                r.prot & kProtExec ? 'x' : '-', r.shared ? 's' : 'p', r.offset);
-        if (!r.name.empty()) {
+                r.prot & kProtExec ? 'x' : '-', r.shared ? 's' : 'p', r.file ? r.offset : 0,
+                major(dev), minor(dev), ino);
+        const std::string name = r.file ? file_name(k, *r.file, reader_root(k)) : r.name;
+        if (!name.empty()) {
             if (line.size() < 73) line.append(73 - line.size(), ' ');
-            line += r.name;
+            line += name;
         }
         s += line + "\n";
     }
@@ -353,11 +374,77 @@ std::string mount_options(u64 flags) {
     return o;
 }
 
+// What a filesystem adds to its mount options (shmem_show_options for
+// tmpfs: what differs from the defaults).
+std::string super_options(Kernel& k, const fs::Filesystem& f) {
+    std::string o;
+    if (dynamic_cast<const fs::Tmpfs*>(&f)) {
+        const fs::StatFs st = f.statfs();
+        const u64 default_pages = std::max<u64>(k.frames().total_frames() / 2, 1);
+        if (st.blocks != default_pages) appendf(o, ",size=%luk", st.blocks * (kPageSize / 1024));
+        if (st.files != std::max<u64>(st.blocks, 16)) appendf(o, ",nr_inodes=%lu", st.files);
+        const fs::Inode& root = f.root()->inode();
+        if ((root.mode() & 07777) != 01777) appendf(o, ",mode=%03o", root.mode() & 07777);
+        if (root.uid() != 0) appendf(o, ",uid=%u", root.uid());
+        if (root.gid() != 0) appendf(o, ",gid=%u", root.gid());
+    }
+    return o;
+}
+
 std::string proc_mounts(Kernel& k) {
     std::string s;
     for (const fs::MountInfo& m : k.vfs().mounts())
-        appendf(s, "%s %s %s %s 0 0\n", m.source.c_str(), m.mountpoint.c_str(), m.type.c_str(),
-                mount_options(m.flags).c_str());
+        appendf(s, "%s %s %s %s%s 0 0\n", m.source.c_str(), m.mountpoint.c_str(), m.type.c_str(),
+                mount_options(m.flags).c_str(), super_options(k, m.mount->fs()).c_str());
+    return s;
+}
+
+// The path of a mount's root inside its filesystem ("/" but for bind mounts).
+std::string root_in_fs(const fs::Mount& m) {
+    std::vector<const std::string*> parts;
+    for (const fs::Dentry* d = m.root().get(); d && d->parent(); d = d->parent().get())
+        parts.push_back(&d->name());
+    if (parts.empty()) return "/";
+    std::string s;
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) s += "/" + **it;
+    return s;
+}
+
+// /proc/PID/mountinfo (show_mountinfo): ids, dev, root, mount point,
+// per-mount options, no propagation tags, "-", type, source, superblock options.
+std::string proc_mountinfo(Kernel& k) {
+    std::string s;
+    for (const fs::MountInfo& m : k.vfs().mounts()) {
+        const fs::Mount& mnt = *m.mount;
+        const u64 dev = mnt.fs().dev();
+        const u64 parent = mnt.parent() ? mnt.parent()->id() : mnt.id();
+        appendf(s, "%lu %lu %lu:%lu %s %s %s - %s %s %s%s\n", mnt.id(), parent, (dev >> 8) & 0xfff,
+                (dev & 0xff) | ((dev >> 12) & 0xfff00), root_in_fs(mnt).c_str(), m.mountpoint.c_str(),
+                mount_options(m.flags).c_str(), m.type.c_str(), m.source.c_str(),
+                m.flags & MS_RDONLY ? "ro" : "rw", super_options(k, mnt.fs()).c_str());
+    }
+    return s;
+}
+
+// /proc/locks (lock_get_status): one line per lock held.
+std::string proc_locks(Kernel&) {
+    std::string s;
+    int n = 0;
+    LockManager::global().for_each([&](LockKey key, const FileLock& l) {
+        // SAFETY: lock keys are the addresses of live fs::Inodes (locks.h).
+        const auto* inode = static_cast<const fs::Inode*>(key);
+        const char* cls = l.owner.cls == LockClass::kFlock ? "FLOCK  ADVISORY "
+                          : l.owner.cls == LockClass::kOfd ? "OFDLCK ADVISORY "
+                                                           : "POSIX  ADVISORY ";
+        appendf(s, "%d: %s %s %d %02x:%02x:%lu ", ++n, cls, l.type == F_WRLCK ? "WRITE" : "READ ",
+                l.owner.pid, static_cast<unsigned>((inode->dev() >> 8) & 0xfff),
+                static_cast<unsigned>((inode->dev() & 0xff) | ((inode->dev() >> 12) & 0xfff00)),
+                inode->ino());
+        if (l.end == kLockEof)
+            appendf(s, "%ld EOF\n", l.start);
+        else
+            appendf(s, "%ld %ld\n", l.start, l.end);
+    });
     return s;
 }
 
@@ -555,9 +642,10 @@ Child file(const std::shared_ptr<ProcSuper>& sb, std::string name, u32 perm, Gen
                      return std::shared_ptr<fs::Inode>(std::make_shared<GenFile>(sb, perm, gen));
                  }};
 }
-Child link(const std::shared_ptr<ProcSuper>& sb, std::string name, Gen gen, u32 uid = 0, u32 gid = 0) {
-    return Child{std::move(name), [sb, gen = std::move(gen), uid, gid] {
-                     return std::shared_ptr<fs::Inode>(std::make_shared<GenLink>(sb, gen, uid, gid));
+Child link(const std::shared_ptr<ProcSuper>& sb, std::string name, Gen gen, u32 uid = 0, u32 gid = 0,
+           Jump jump = nullptr) {
+    return Child{std::move(name), [sb, gen = std::move(gen), uid, gid, jump = std::move(jump)] {
+                     return std::shared_ptr<fs::Inode>(std::make_shared<GenLink>(sb, gen, uid, gid, jump));
                  }};
 }
 Child dir(const std::shared_ptr<ProcSuper>& sb, std::string name, u32 perm, Lister list, u32 uid = 0,
@@ -599,6 +687,10 @@ Lister fd_lister(const std::shared_ptr<ProcSuper>& sb, int pid, bool info) {
                     if (!f) return err(ENOENT);
                     Process* q = k.find_process(pid);
                     return file_name(k, **f, q && q->fsctx ? q->fsctx->root : reader_root(k));
+                }, 0, 0, [open_file]() -> Result<fs::Path> {
+                    auto f = open_file();
+                    if (!f) return err(ENOENT);
+                    return (*f)->path();
                 }));
             }
         });
@@ -643,13 +735,20 @@ Lister pid_lister(const std::shared_ptr<ProcSuper>& sb, int pid, int tid) {
                 return k.vfs().path_name(cwd ? q->fsctx->cwd : q->fsctx->root, reader_root(k));
             };
         };
+        auto path_jump = [&k, pid](bool cwd) -> Jump {
+            return [&k, pid, cwd]() -> Result<fs::Path> {
+                Process* q = k.find_process(pid);
+                if (!q || !q->fsctx || q->zombie) return err(ENOENT);
+                return cwd ? q->fsctx->cwd : q->fsctx->root;
+            };
+        };
         out.push_back(file(sb, "cmdline", 0444, text([](Kernel&, const Process& q, const Task*) {
                                 return q.zombie ? std::string() : q.cmdline;
                             })));
         out.push_back(file(sb, "comm", 0644, text([](Kernel&, const Process& q, const Task* t) {
                                return comm_of(q, t) + "\n";
                            })));
-        out.push_back(link(sb, "cwd", path_link(true), uid, gid));
+        out.push_back(link(sb, "cwd", path_link(true), uid, gid, path_jump(true)));
         out.push_back(file(sb, "environ", 0400, text([](Kernel&, const Process& q, const Task*) {
                                return q.zombie ? std::string() : q.environ;
                            })));
@@ -660,13 +759,16 @@ Lister pid_lister(const std::shared_ptr<ProcSuper>& sb, int pid, int tid) {
         }, uid, gid));
         out.push_back(dir(sb, "fd", 0500, fd_lister(sb, pid, false), uid, gid));
         out.push_back(dir(sb, "fdinfo", 0500, fd_lister(sb, pid, true), uid, gid));
-        out.push_back(file(sb, "maps", 0444, text([](Kernel&, const Process& q, const Task*) {
-                               return proc_maps(q);
+        out.push_back(file(sb, "maps", 0444, text([](Kernel& kk, const Process& q, const Task*) {
+                               return proc_maps(kk, q);
                            })));
         out.push_back(file(sb, "mounts", 0444, text([](Kernel& kk, const Process&, const Task*) {
                                return proc_mounts(kk);
                            })));
-        out.push_back(link(sb, "root", path_link(false), uid, gid));
+        out.push_back(file(sb, "mountinfo", 0444, text([](Kernel& kk, const Process&, const Task*) {
+                               return proc_mountinfo(kk);
+                           })));
+        out.push_back(link(sb, "root", path_link(false), uid, gid, path_jump(false)));
         out.push_back(file(sb, "stat", 0444, text(proc_stat)));
         out.push_back(file(sb, "statm", 0444, text([](Kernel&, const Process& q, const Task*) {
                                return proc_statm(q);
@@ -701,6 +803,7 @@ Lister root_lister(const std::shared_ptr<ProcSuper>& sb) {
         out.push_back(file(sb, "cpuinfo", 0444, g(proc_cpuinfo)));
         out.push_back(file(sb, "filesystems", 0444, fixed("nodev\ttmpfs\nnodev\tdevtmpfs\nnodev\tproc\n")));
         out.push_back(file(sb, "loadavg", 0444, g(proc_loadavg)));
+        out.push_back(file(sb, "locks", 0444, g(proc_locks)));
         out.push_back(file(sb, "meminfo", 0444, g(proc_meminfo)));
         out.push_back(link(sb, "mounts", fixed("self/mounts")));
         out.push_back(file(sb, "stat", 0444, g(proc_stat_global)));
@@ -709,7 +812,11 @@ Lister root_lister(const std::shared_ptr<ProcSuper>& sb) {
                            fixed(std::string("Linux version ") + kRelease +
                                  " (vkernel@vkernel) (g++) #1 SMP PREEMPT vkernel\n")));
         out.push_back(dir(sb, "sys", 0555, [sb, g] {
-            return std::vector<Child>{dir(sb, "kernel", 0555, [sb, g] {
+            return std::vector<Child>{dir(sb, "fs", 0555, [sb] {
+                return std::vector<Child>{
+                    file(sb, "pipe-max-size", 0644, fixed(std::to_string(kPipeMaxSize) + "\n")),
+                };
+            }), dir(sb, "kernel", 0555, [sb, g] {
                 return std::vector<Child>{
                     file(sb, "hostname", 0644, g([](Kernel& kk) { return kk.hostname() + "\n"; })),
                     file(sb, "osrelease", 0444, fixed(std::string(kRelease) + "\n")),

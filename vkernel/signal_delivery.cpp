@@ -41,9 +41,11 @@ vmspace::Vcpu::FpuState& fpu_in_memory(Task& t) {
     return t.fpu;
 }
 
-FxsaveArea& legacy_area(vmspace::Vcpu::FpuState& x) {
-    // SAFETY: the XSAVE area starts with the 512-byte FXSAVE legacy region.
-    return *reinterpret_cast<FxsaveArea*>(x.region);
+// The thread's XSAVE image as the frame code takes it.
+XsaveImage xsave_image(const Task& t, const vmspace::Vcpu::FpuState& x) {
+    const auto& l = t.kernel.xsave_layout();
+    // SAFETY: the region is plain bytes; l.size never exceeds it.
+    return {std::span<const u8>(reinterpret_cast<const u8*>(x.region), l.size), l.features};
 }
 
 }  // namespace
@@ -85,12 +87,11 @@ bool setup_signal_frame(Task& t, int sig, const KSigInfo& info, const SigAction&
         t.pending_fault = 0;
     }
     auto& xs = fpu_in_memory(t);
-    const FpuState fpu = fpu_from_fxsave(legacy_area(xs));
     Mm& mm = t.mm();
     auto writer = [&mm](u64 addr, const void* data, u64 len) -> Result<void> {
         return copy_out_bytes(mm, addr, data, len);
     };
-    auto r = setup_rt_frame(t.regs, d, fpu, writer);
+    auto r = setup_rt_frame(t.regs, d, xsave_image(t, xs), writer);
     if (!r) return false;
     set_altstack(t, r->altstack);
     t.saved_sigmask.reset();
@@ -107,7 +108,8 @@ Result<void> signal_return(Task& t) {
     auto reader = [&mm](u64 addr, void* data, u64 len) -> Result<void> {
         return copy_in_bytes(mm, addr, data, len);
     };
-    auto r = restore_rt_frame(t.regs, reader);
+    auto& xs = fpu_in_memory(t);
+    auto r = restore_rt_frame(t.regs, reader, xsave_image(t, xs));
     if (!r) {
         KSigInfo info;
         info.signo = SIGSEGV;
@@ -117,12 +119,11 @@ Result<void> signal_return(Task& t) {
         return err(EFAULT);
     }
     t.sigmask = r->mask & ~kUnblockable;
-    auto& xs = fpu_in_memory(t);
-    if (r->fpu_valid) {
-        legacy_area(xs) = fxsave_from_fpu(r->fpu);
-        xs.region[128] |= 3;  // XSTATE_BV: x87 and SSE state present
-    } else {
+    if (r->xsave.empty()) {
         vmspace::Vcpu::init_fpu(xs);
+    } else {
+        // Bytes past the image belong to no enabled component.
+        std::memcpy(xs.region, r->xsave.data(), r->xsave.size());
     }
     // uc_stack, applied as sigaltstack(2) would; errors are ignored (Linux).
     if (!on_altstack(altstack_of(t), t.regs.rsp)) set_altstack(t, r->altstack);

@@ -27,6 +27,7 @@ static_assert(offsetof(FxsaveArea, xmm) == 160);
 static_assert(offsetof(FxsaveArea, sw_reserved) == 464);
 
 constexpr u64 round_down(u64 v, u64 align) { return v & ~(align - 1); }
+constexpr u64 round_up(u64 v, u64 align) { return round_down(v + align - 1, align); }
 
 // Linux's __on_sig_stack(): the range check alone, SS_AUTODISARM aside.
 bool within_altstack(const AltStack& alt, u64 sp) {
@@ -175,21 +176,23 @@ Result<SigFrameLayout> sigframe_layout(u64 rsp, u64 sa_flags, const AltStack& al
     return l;
 }
 
-Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery& d,
-                                   const FpuState& fpu, const GuestWriter& write) {
+namespace {
+
+// Builds and writes the frame with `fp` as its FPU save area (complete,
+// written as it is), then points `regs` at the handler.
+Result<SetupResult> write_frame(vmspace::UserRegs& regs, const SignalDelivery& d,
+                                std::span<const u8> fp, u64 uc_flags, const GuestWriter& write) {
     // x86-64 has no kernel-provided return trampoline: libc always passes
     // SA_RESTORER, and Linux fails the delivery (SIGSEGV) without it.
     if (!(d.flags & kSaRestorer)) return err(EFAULT);
-    const SigFrameLayout l =
-        VK_TRY(sigframe_layout(regs.rsp, d.flags, d.altstack, sizeof(FxsaveArea)));
+    const SigFrameLayout l = VK_TRY(sigframe_layout(regs.rsp, d.flags, d.altstack, fp.size()));
 
     // Both pieces are built whole on the host and written once each, so
     // bytes Linux leaves unwritten (reserved fields, the siginfo without
-    // SA_SIGINFO, the FXSAVE software area) are zero, never stale.
-    const FxsaveArea fx = fxsave_from_fpu(fpu);
+    // SA_SIGINFO) are zero, never stale.
     RtSigFrame f{};
     f.pretcode = d.restorer;
-    f.uc.flags = kUcSigcontextSs | kUcStrictRestoreSs;  // no UC_FP_XSTATE: FXSAVE layout
+    f.uc.flags = uc_flags | kUcSigcontextSs | kUcStrictRestoreSs;
     f.uc.link = 0;
     f.uc.stack.sp = d.altstack.sp;
     // The stored flags as they are, not sigaltstack(2)'s view of them: a
@@ -200,7 +203,7 @@ Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery
     f.uc.sigmask = d.blocked_mask_before;
     if (d.flags & kSaSiginfo) f.info = d.info;
 
-    VK_TRY(write(l.fpstate, &fx, sizeof fx));
+    VK_TRY(write(l.fpstate, fp.data(), fp.size()));
     VK_TRY(write(l.frame, &f, sizeof f));
 
     regs.rdi = static_cast<u64>(d.sig);
@@ -219,38 +222,136 @@ Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery
     return out;
 }
 
-Result<SigreturnResult> restore_rt_frame(vmspace::UserRegs& regs, const GuestReader& read) {
-    // The handler's `ret` popped pretcode, so the frame starts 8 below rsp.
-    // Copy the ucontext in once and use only the copy: the guest can change
-    // its memory meanwhile (another thread). Like Linux, nothing else of the
-    // frame (pretcode, siginfo) is read.
+// The frame's ucontext, copied in once: the handler's `ret` popped
+// pretcode, so the frame starts 8 below rsp. Only the copy is used (another
+// thread can change guest memory meanwhile); like Linux, nothing else of
+// the frame (pretcode, siginfo) is read. Fills the mask and altstack of `out`.
+Result<UContext> read_ucontext(const vmspace::UserRegs& regs, const GuestReader& read,
+                               SigreturnResult& out) {
     const u64 frame = regs.rsp - 8;
     UContext uc;
     VK_TRY(read(frame + offsetof(RtSigFrame, uc), &uc, sizeof uc));
-
-    SigreturnResult out;
     out.mask = uc.sigmask;
     out.altstack.sp = uc.stack.sp;
     out.altstack.size = uc.stack.size;
     out.altstack.flags = static_cast<u32>(uc.stack.flags);
+    return uc;
+}
 
-    const u64 fpstate = uc.mcontext.fpstate;
-    if (fpstate == 0) {
+// The FXSAVE image at `fpstate` as FXRSTOR would take it: Linux restores
+// straight from guest memory, which faults on a misaligned image or
+// reserved MXCSR bits; refuse what the CPU would refuse instead of handing
+// it to KVM.
+Result<FxsaveArea> read_fxsave(u64 fpstate, const GuestReader& read) {
+    if (fpstate % 16 != 0) return err(EINVAL);
+    FxsaveArea fx;
+    VK_TRY(read(fpstate, &fx, sizeof fx));
+    if (fx.mxcsr & ~mxcsr_feature_mask()) return err(EINVAL);
+    return fx;
+}
+
+u64 load_u64(const u8* p) {
+    u64 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+void store_u64(u8* p, u64 v) { std::memcpy(p, &v, sizeof v); }
+
+}  // namespace
+
+Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery& d,
+                                   const FpuState& fpu, const GuestWriter& write) {
+    // The FXSAVE-only frame: the software bytes stay zero (no magic), no UC_FP_XSTATE.
+    const FxsaveArea fx = fxsave_from_fpu(fpu);
+    // SAFETY: FxsaveArea is a plain 512-byte image (GuestAbi).
+    const std::span<const u8> bytes(reinterpret_cast<const u8*>(&fx), sizeof fx);
+    return write_frame(regs, d, bytes, 0, write);
+}
+
+Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery& d,
+                                   const XsaveImage& xs, const GuestWriter& write) {
+    const u64 size = xs.image.size();
+    if (size < kXsaveMinSize) return err(EINVAL);
+    std::vector<u8> fp(size + sizeof kFpXstateMagic2);
+    std::memcpy(fp.data(), xs.image.data(), size);
+    FpxSwBytes sw{};
+    sw.magic1 = kFpXstateMagic1;
+    sw.extended_size = static_cast<u32>(size + sizeof kFpXstateMagic2);
+    sw.xfeatures = xs.features;
+    sw.xstate_size = static_cast<u32>(size);
+    std::memcpy(fp.data() + offsetof(FxsaveArea, sw_reserved), &sw, sizeof sw);
+    // Linux marks x87 and SSE present whatever their state, for readers
+    // that look only at the legacy area (save_xstate_epilog).
+    u8* header = fp.data() + kXsaveHeaderOffset;
+    store_u64(header, load_u64(header) | 3);
+    std::memcpy(fp.data() + size, &kFpXstateMagic2, sizeof kFpXstateMagic2);
+    return write_frame(regs, d, fp, kUcFpXstate, write);
+}
+
+u64 min_signal_stack_size(u64 xsave_size) {
+    constexpr u64 kPadding = kFrameAlign - 1;
+    const u64 fpstate = xsave_size + sizeof kFpXstateMagic2;
+    return round_up(sizeof(RtSigFrame) + kPadding + fpstate + kPadding, kFrameAlign);
+}
+
+Result<SigreturnResult> restore_rt_frame(vmspace::UserRegs& regs, const GuestReader& read) {
+    SigreturnResult out;
+    const UContext uc = VK_TRY(read_ucontext(regs, read, out));
+    if (uc.mcontext.fpstate == 0) {
         // No saved state: Linux resets the FPU to its initial state.
         out.fpu = fpu_init_state();
         out.fpu_valid = false;
     } else {
-        // Linux restores with FXRSTOR straight from this address, which
-        // faults on a misaligned image or reserved MXCSR bits; refuse what
-        // the CPU would refuse instead of handing it to KVM.
-        if (fpstate % 16 != 0) return err(EINVAL);
-        FxsaveArea fx;
-        VK_TRY(read(fpstate, &fx, sizeof fx));
-        if (fx.mxcsr & ~mxcsr_feature_mask()) return err(EINVAL);
-        out.fpu = fpu_from_fxsave(fx);
+        out.fpu = fpu_from_fxsave(VK_TRY(read_fxsave(uc.mcontext.fpstate, read)));
         out.fpu_valid = true;
     }
+    load_sigcontext(regs, uc.mcontext);
+    return out;
+}
 
+Result<SigreturnResult> restore_rt_frame(vmspace::UserRegs& regs, const GuestReader& read,
+                                         const XsaveImage& xsave) {
+    SigreturnResult out;
+    const UContext uc = VK_TRY(read_ucontext(regs, read, out));
+    const u64 fpstate = uc.mcontext.fpstate;
+    if (fpstate == 0) {
+        out.fpu = fpu_init_state();
+        load_sigcontext(regs, uc.mcontext);
+        return out;
+    }
+    const FxsaveArea fx = VK_TRY(read_fxsave(fpstate, read));
+    out.fpu = fpu_from_fxsave(fx);
+    out.fpu_valid = true;
+    const u64 max_size = xsave.image.size();
+    FpxSwBytes sw;
+    std::memcpy(&sw, fx.sw_reserved, sizeof sw);
+    // Linux's check_xstate_in_sigframe: anything odd means FXSAVE only.
+    bool full = sw.magic1 == kFpXstateMagic1 && sw.xstate_size >= kXsaveMinSize &&
+                sw.xstate_size <= max_size &&
+                sw.extended_size == sw.xstate_size + sizeof kFpXstateMagic2;
+    if (full) {
+        u32 magic2 = 0;
+        VK_TRY(read(fpstate + sw.xstate_size, &magic2, sizeof magic2));
+        full = magic2 == kFpXstateMagic2;
+    }
+    out.xsave.assign(max_size, 0);
+    u8* header = out.xsave.data() + kXsaveHeaderOffset;
+    if (full) {
+        // XRSTOR needs 64-byte alignment, a standard-format header with its
+        // reserved bytes clear, and only components XCR0 enables.
+        if (fpstate % 64 != 0) return err(EINVAL);
+        VK_TRY(read(fpstate, out.xsave.data(), sw.xstate_size));
+        const u64 xstate_bv = load_u64(header);
+        if (load_u64(header + 8) != 0 || load_u64(header + 16) != 0) return err(EINVAL);
+        if (xstate_bv & ~xsave.features) return err(EINVAL);
+        // Components outside the frame's xfeatures go to their init state.
+        store_u64(header, xstate_bv & sw.xfeatures & xsave.features);
+    } else {
+        std::memcpy(out.xsave.data(), &fx, sizeof fx);
+        store_u64(header, 3);  // x87 and SSE from the legacy area, the rest init
+    }
+    // The software bytes are the kernel's, not FPU state.
+    std::memset(out.xsave.data() + offsetof(FxsaveArea, sw_reserved), 0, sizeof fx.sw_reserved);
     load_sigcontext(regs, uc.mcontext);
     return out;
 }

@@ -18,18 +18,20 @@
 //   pretcode sa_restorer            <- rsp   frame; (rsp + 8) % 16 == 0, so
 //                                            the handler sees a normal call
 //
-// The FPU state is saved in the FXSAVE format only: 512 bytes, the software
-// area (bytes 464..511, Linux's fpx_sw_bytes) zero so there is no
-// FP_XSTATE_MAGIC1, and no UC_FP_XSTATE in uc_flags. That is exactly the
-// frame Linux builds on a CPU without XSAVE, which every libc and unwinder
-// reads, and it is what KVM_GET_FPU (or the first 512 bytes of
-// KVM_GET_XSAVE) gives us. The cost: AVX and later state (the upper halves
-// of the YMM registers, AVX-512, PKRU) is not in the frame, so a guest that
-// is shown AVX in CPUID loses those upper halves across an asynchronous
-// signal. Either hide AVX/XSAVE from guests or move the frame to the XSAVE
-// layout (the layout code already takes the save area's size).
+// The FPU state is saved as Linux saves it on a CPU with XSAVE: the
+// standard-format XSAVE image of every component the guest has (x87, SSE,
+// AVX, AVX-512 ...: its XCR0), whose legacy area's software bytes (464..511,
+// Linux's struct _fpx_sw_bytes) carry FP_XSTATE_MAGIC1, the image's size
+// and its components, followed by FP_XSTATE_MAGIC2; uc_flags has
+// UC_FP_XSTATE. A reader that knows only FXSAVE sees a valid 512-byte
+// image. rt_sigreturn restores the whole image when both magics and the
+// sizes check out, and otherwise only the legacy part with every other
+// component reset, as Linux does. The older entry points (FpuState) build
+// the FXSAVE-only frame of a CPU without XSAVE.
 
 #include <functional>
+#include <span>
+#include <vector>
 
 #include "base/result.h"
 #include "base/types.h"
@@ -170,8 +172,34 @@ struct FxsaveArea {
 };
 static_assert(sizeof(FxsaveArea) == 512);
 
+// Linux's struct _fpx_sw_bytes: FxsaveArea::sw_reserved in a frame that
+// holds an XSAVE image.
+struct FpxSwBytes {
+    u32 magic1;         // kFpXstateMagic1
+    u32 extended_size;  // xstate_size + 4: the image and FP_XSTATE_MAGIC2
+    u64 xfeatures;      // the components in the image (XCR0)
+    u32 xstate_size;    // the image's size; FP_XSTATE_MAGIC2 follows it
+    u32 padding[7];
+};
+static_assert(sizeof(FpxSwBytes) == 48);
+inline constexpr u32 kFpXstateMagic1 = 0x46505853;  // "SXPF"
+inline constexpr u32 kFpXstateMagic2 = 0x46505845;  // "EXPF"
+// The XSAVE header that follows the legacy area: XSTATE_BV, XCOMP_BV.
+inline constexpr u64 kXsaveHeaderOffset = 512;
+inline constexpr u64 kXsaveMinSize = 576;
+
 static_assert(GuestAbi<SigInfo> && GuestAbi<SigStack> && GuestAbi<SigContext> &&
-              GuestAbi<UContext> && GuestAbi<RtSigFrame> && GuestAbi<FxsaveArea>);
+              GuestAbi<UContext> && GuestAbi<RtSigFrame> && GuestAbi<FxsaveArea> &&
+              GuestAbi<FpxSwBytes>);
+
+// A thread's FPU state as an XSAVE image in the standard format (what
+// KVM_GET_XSAVE gives): `image` holds at least its first `size` bytes;
+// `features` are the components the guest has (its XCR0), x87 and SSE
+// always among them.
+struct XsaveImage {
+    std::span<const u8> image;
+    u64 features = 3;
+};
 
 // --- FPU state --------------------------------------------------------------
 
@@ -303,11 +331,25 @@ struct SetupResult {
 // and starting the handler with fpu_init_state().
 Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery& d,
                                    const FpuState& fpu, const GuestWriter& write);
+// The same with the XSAVE frame Linux builds on a CPU with XSAVE: `xs`'s
+// image with the software bytes and FP_XSTATE_MAGIC2 added, XSTATE_BV
+// always including x87 and SSE, UC_FP_XSTATE in uc_flags.
+Result<SetupResult> setup_rt_frame(vmspace::UserRegs& regs, const SignalDelivery& d,
+                                   const XsaveImage& xs, const GuestWriter& write);
+
+// AT_MINSIGSTKSZ: the most stack a signal frame with this FPU state size
+// can take, by Linux's formula (init_sigframe_size): frame and state, each
+// with its worst alignment padding, rounded up to 16.
+u64 min_signal_stack_size(u64 xsave_size);
 
 struct SigreturnResult {
     u64 mask = 0;        // uc_sigmask; the caller drops SIGKILL and SIGSTOP
     FpuState fpu;        // the state to load (the init state if !fpu_valid)
     bool fpu_valid = false;  // the frame had an FPU state (fpstate != 0)
+    // With restore_rt_frame's `xsave` argument: the XSAVE image to load (its
+    // XSTATE_BV says which components it sets; the rest go to their init
+    // state), empty when the frame had no FPU state at all.
+    std::vector<u8> xsave;
     // uc_stack, to apply as sigaltstack(2) would with the restored rsp,
     // ignoring any error (Linux's restore_altstack: EPERM while on the
     // current altstack, EINVAL, ENOMEM are squashed).
@@ -325,5 +367,13 @@ struct SigreturnResult {
 // the reader's (EFAULT), or EINVAL for an FPU image FXRSTOR would refuse
 // (not 16-byte aligned, reserved MXCSR bits set).
 Result<SigreturnResult> restore_rt_frame(vmspace::UserRegs& regs, const GuestReader& read);
+// The same for a guest with XSAVE (`xsave` says which components it has
+// and their image's size; its bytes are not used): fills `xsave` in the
+// result. An XSAVE frame whose magics or sizes do not check out is read as
+// FXSAVE-only (x87/SSE from the legacy area, the rest in init state), as
+// Linux does; one that XRSTOR would refuse (misaligned, XCOMP_BV or header
+// reserved bits set, components the guest lacks, bad MXCSR) is EINVAL.
+Result<SigreturnResult> restore_rt_frame(vmspace::UserRegs& regs, const GuestReader& read,
+                                         const XsaveImage& xsave);
 
 }  // namespace vk

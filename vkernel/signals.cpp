@@ -87,6 +87,9 @@ void Kernel::send_signal(Process& p, int sig, const KSigInfo& info) {
         }
         if (p.stopped) {
             p.stopped = false;
+            // A stop not yet reported to wait() is over: Linux reports only
+            // a child that is still stopped (wait_task_stopped).
+            p.report_stop = false;
             if (sig == SIGCONT) {
                 p.report_continue = true;
                 notify_parent_of_stop(p, CLD_CONTINUED, SIGCONT);

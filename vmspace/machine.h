@@ -42,6 +42,18 @@ public:
     const kvm_cpuid_entry2* cpuid_entries() const;
     u64 xcr0() const { return xcr0_; }
 
+    // Which XSAVE components a guest thread's FPU state holds (the guest's
+    // XCR0: the host's under PVM, whose guests run under the host's XCR0,
+    // else xcr0()), and the size of the standard (non-compacted) XSAVE
+    // image that holds them, from CPUID leaf 0xD. Components that would not
+    // fit KVM_GET_XSAVE's 4 KiB are left out. Valid once a vCPU exists.
+    struct XsaveLayout {
+        u64 features = 3;  // x87 | SSE
+        u32 size = 576;    // legacy area + XSAVE header
+    };
+    const XsaveLayout& xsave_layout() const { return xsave_; }
+    void set_xsave_layout(const XsaveLayout& l) { xsave_ = l; }
+
     // True on PVM, the software KVM of DESIGN.md: host PTE edits need
     // PhysMemory::drop_host_mapping to reach the guest. Set by the first vCPU.
     bool is_pvm() const { return pvm_; }
@@ -57,6 +69,7 @@ private:
           kernel_(std::move(kernel)) {}
     Result<void, HostError> build_shared();
 
+    XsaveLayout xsave_;
     pmap::PhysMemory& mem_;
     pmap::FrameAllocator& frames_;
     UniqueFd kvm_;

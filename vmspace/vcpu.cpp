@@ -1,5 +1,7 @@
 #include "vmspace/vcpu.h"
 
+#include <cpuid.h>
+
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -71,6 +73,32 @@ Result<std::unique_ptr<Vcpu>, HostError> Vcpu::create(Machine& machine, unsigned
 Vcpu::~Vcpu() = default;
 
 u64 Vcpu::area_va() const { return kVcpuAreaVa + u64{id_} * kVcpuAreaSize; }
+
+namespace {
+
+Machine::XsaveLayout probe_xsave_layout(const Machine& m) {
+    Machine::XsaveLayout l;
+    u64 xcr0 = m.xcr0();
+    if (m.is_pvm()) {
+        u32 a, b, c, d;
+        __cpuid(1, a, b, c, d);
+        if (!(c & bit_OSXSAVE)) return l;
+        u32 lo, hi;
+        asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = (u64{hi} << 32) | lo;
+    }
+    for (u32 i = 2; i < 63; ++i) {
+        if (!(xcr0 & (1ULL << i))) continue;
+        u32 size, offset, c, d;
+        __cpuid_count(0xd, i, size, offset, c, d);  // in the standard format
+        if (u64{size} + offset > sizeof(Vcpu::FpuState)) continue;
+        l.features |= 1ULL << i;
+        l.size = std::max<u32>(l.size, size + offset);
+    }
+    return l;
+}
+
+}  // namespace
 
 Result<void, HostError> Vcpu::setup() {
     auto& mem = machine_.memory();
@@ -167,6 +195,7 @@ Result<void, HostError> Vcpu::setup() {
     // SAFETY: KVM_GET_MSRS fills the entries following the header.
     if (::ioctl(fd_.get(), abi::kGetMsrs, &probe) == 1 && probe.entries[0].data == 0x4d5650)
         machine_.set_pvm(true);
+    machine_.set_xsave_layout(probe_xsave_layout(machine_));
 
     if (machine_.xcr0()) {
         kvm_xcrs xcrs{};
@@ -281,6 +310,7 @@ void Vcpu::load_full(VmSpace& space, const UserRegs& u) {
     r.rip = u.rip;
     r.rflags = user_flags(u.rflags);
     run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+    ++full_loads_;
     loaded_space_ = space.id();
     loaded_gen_ = space.tlb_generation();
     loaded_fs_ = u.fs_base;

@@ -48,6 +48,9 @@ public:
     static void init_fpu(FpuState& out);
 
     unsigned id() const { return id_; }
+    // How many times run() wrote the special registers (CR3, segments, FS/GS
+    // base) back to KVM: each is a costly part of the next entry. Owner thread only.
+    u64 full_loads() const { return full_loads_; }
     // True once a syscall exit has shown the guest's `syscall` reaching the
     // trampoline in ring 3 (PVM) rather than ring 0 (VMX/SVM).
     bool syscall_in_user_mode() const { return syscall_user_; }
@@ -89,6 +92,7 @@ private:
     u64 loaded_gen_ = 0;
     u64 loaded_fs_ = 0, loaded_gs_ = 0;
     bool syscall_user_ = false;
+    u64 full_loads_ = 0;
 };
 
 }  // namespace vk::vmspace

@@ -6,6 +6,18 @@
 
 namespace vk::fs {
 
+namespace {
+FdTable::CloseHook g_close_hook = nullptr;
+}  // namespace
+
+void FdTable::set_close_hook(CloseHook hook) { g_close_hook = hook; }
+
+FdTable::~FdTable() {
+    if (!g_close_hook) return;
+    for (Entry& e : fds_)
+        if (e.file) g_close_hook(*this, *e.file);
+}
+
 void FdTable::put(int fd, std::shared_ptr<File> file, bool cloexec) {
     const auto i = static_cast<size_t>(fd);
     if (i >= fds_.size()) fds_.resize(i + 1);
@@ -13,6 +25,7 @@ void FdTable::put(int fd, std::shared_ptr<File> file, bool cloexec) {
     // reference may run FileOps::release, which must see a consistent table.
     std::shared_ptr<File> old = std::move(fds_[i].file);
     fds_[i] = Entry{std::move(file), cloexec};
+    if (old && g_close_hook) g_close_hook(*this, *old);
 }
 
 Result<int> FdTable::install(std::shared_ptr<File> file, bool cloexec, u64 limit, int min_fd) {
@@ -46,6 +59,7 @@ Result<std::shared_ptr<File>> FdTable::close(int fd) {
     std::shared_ptr<File> f = VK_TRY(get(fd));
     fds_[fd] = Entry{};
     while (!fds_.empty() && !fds_.back().file) fds_.pop_back();
+    if (g_close_hook) g_close_hook(*this, *f);
     return f;
 }
 
@@ -89,6 +103,7 @@ Result<void> FdTable::close_range(u32 first, u32 last, u32 flags) {
         } else {
             std::shared_ptr<File> old = std::move(fds_[fd].file);
             fds_[fd] = Entry{};
+            if (g_close_hook) g_close_hook(*this, *old);
         }
     }
     while (!fds_.empty() && !fds_.back().file) fds_.pop_back();
@@ -106,6 +121,7 @@ void FdTable::close_on_exec() {
         if (e.file && e.cloexec) {
             std::shared_ptr<File> old = std::move(e.file);
             e = Entry{};
+            if (g_close_hook) g_close_hook(*this, *old);
         }
     }
     while (!fds_.empty() && !fds_.back().file) fds_.pop_back();

@@ -21,6 +21,7 @@ namespace vk::fs {
 class FdTable {
 public:
     FdTable() = default;
+    ~FdTable();
     FdTable(const FdTable&) = delete;
     FdTable& operator=(const FdTable&) = delete;
 
@@ -60,6 +61,13 @@ public:
     void for_each(const std::function<void(int fd, const std::shared_ptr<File>&, bool cloexec)>& f) const;
     // How many descriptors are open.
     u64 count() const;
+
+    // Called for every descriptor a table closes (close, dup2/dup3 over it,
+    // close_range, close-on-exec, the table's end) with the table and the
+    // File: POSIX record locks belong to a table and go when any of its
+    // descriptors of their file closes. Set once, by the lock manager.
+    using CloseHook = void (*)(const FdTable& table, File& file);
+    static void set_close_hook(CloseHook hook);
 
 private:
     struct Entry {

@@ -52,6 +52,9 @@ public:
     Result<u64> write(File& file, std::span<const std::byte> src, u64 offset) override {
         return file.inode().write(offset, src);
     }
+    MapKind map_kind(const File& file) const override {
+        return file.inode().has_page_cache() ? MapKind::kPageCache : MapKind::kCopy;
+    }
 };
 
 class DirectoryFileOps final : public FileOps {
@@ -196,7 +199,14 @@ File::File(Path path, int flags, Credentials cred, std::shared_ptr<FileOps> ops)
     }
 }
 
+namespace {
+File::ReleaseHook g_release_hook = nullptr;
+}  // namespace
+
+void File::set_release_hook(ReleaseHook hook) { g_release_hook = hook; }
+
 File::~File() {
+    if (g_release_hook && path_.valid()) g_release_hook(*this);
     if (ops_) ops_->release(*this);
 }
 

@@ -20,6 +20,14 @@ namespace vk::fs {
 
 class File;
 
+// How mmap(2) maps a file (Linux's f_op->mmap, reduced to the kinds we have).
+enum class MapKind {
+    kNone,       // no mmap: ENODEV
+    kPageCache,  // the inode's own frames (Inode::page): shared and private mappings
+    kCopy,       // private copies of the data read through Inode::read (read-only filesystems)
+    kAnonymous,  // anonymous memory (/dev/zero)
+};
+
 // The behaviour of one kind of open file. The defaults fail as Linux does
 // for a file without that operation. Owned by the File (shared_ptr so a
 // stateless implementation can serve many files).
@@ -47,6 +55,8 @@ public:
     virtual Result<long> ioctl(File& file, u32 cmd, u64 arg);
     // Readiness, as poll(2)'s revents bits.
     virtual u32 poll(File& file);
+    // How mmap(2) maps this file; the default has no mmap.
+    virtual MapKind map_kind(const File& /*file*/) const { return MapKind::kNone; }
     // The open file description is going away (last reference dropped).
     virtual void release(File& /*file*/) {}
 };
@@ -108,6 +118,11 @@ public:
     Stat stat() const;
     Result<long> ioctl(u32 cmd, u64 arg);
     u32 poll();
+
+    // Called as an open file description goes away, before its FileOps
+    // release: flock and OFD locks belong to it. Set once, by the lock manager.
+    using ReleaseHook = void (*)(File& file);
+    static void set_release_hook(ReleaseHook hook);
 
 private:
     Result<u64> do_write(std::span<const std::byte> src, u64 offset, bool advance);

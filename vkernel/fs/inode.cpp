@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "vkernel/fs/file.h"
+#include "vkernel/fs/mount.h"
 
 namespace vk::fs {
 
@@ -58,6 +59,7 @@ Result<void> Inode::rmdir(std::string_view) { return err(EPERM); }
 Result<void> Inode::rename(std::string_view, Inode&, std::string_view, u32) { return err(EPERM); }
 Result<void> Inode::iterate(u64, const DirEmit&) { return err(ENOTDIR); }
 Result<std::string> Inode::readlink() { return err(EINVAL); }
+Result<std::optional<Path>> Inode::jump_target() { return std::optional<Path>(); }
 
 Result<void> Inode::setattr(const SetAttr& attr) {
     if (attr.valid & kAttrSize) return err(EPERM);

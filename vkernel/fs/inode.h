@@ -19,6 +19,7 @@ namespace vk::fs {
 
 class File;
 class FileOps;
+struct Path;
 
 // One entry of a directory listing, as Inode::iterate reports it.
 struct DirEntry {
@@ -37,6 +38,20 @@ using DirEmit = std::function<bool(const DirEntry&)>;
 class InodeAttachment {
 public:
     virtual ~InodeAttachment() = default;
+};
+
+// The mappings of an inode's pages into address spaces (mmap), as the memory
+// layer keeps them. A filesystem calls it before it frees pages of the data,
+// so that no page table still points at a frame that goes away. Must not
+// hold the inode (that would be a reference cycle).
+class PageMappings {
+public:
+    virtual ~PageMappings() = default;
+    // Pages [first, last) are about to be freed or zeroed: remove them from
+    // every address space. `even_private`: also drop the private copies
+    // that MAP_PRIVATE mappings made of them (truncate does, hole punching
+    // does not, as Linux's unmap_mapping_range `even_cows`).
+    virtual void unmap_pages(u64 first, u64 last, bool even_private) = 0;
 };
 
 // A file-system object. Filesystems derive from it and override the
@@ -119,6 +134,11 @@ public:
 
     // ---- Symlinks ----
     virtual Result<std::string> readlink();
+    // A "magic link" (procfs's /proc/PID/fd/N, cwd, root) is followed by
+    // jumping to the object itself, not by walking its text (Linux's
+    // nd_jump_link): /proc/self/fd/1 reaches a pipe, a deleted file or a
+    // file outside the caller's root. nullopt for an ordinary symlink.
+    virtual Result<std::optional<Path>> jump_target();
 
     // ---- Attributes ----
     // Applies `attr` (a size change is a truncate of a regular file).
@@ -142,10 +162,13 @@ public:
     // data, for mmap coherent with read/write. With `create` a hole gets a
     // zeroed frame (ENOSPC past the filesystem's size, ENOMEM when frames
     // run out); without, a hole is ENOENT. The inode keeps its own frame
-    // reference; a mapping that keeps the frame takes another
-    // (FrameAllocator::ref). The size of the file is not checked (SIGBUS
+    // reference; mappings take none: before it frees a page the
+    // filesystem calls `mappings` (PageMappings) to unmap it everywhere. The size of the file is not checked (SIGBUS
     // beyond it is the caller's rule). ENODEV for inodes without pages.
     virtual Result<pmap::PhysAddr> page(u64 index, bool create);
+    // Whether page() gives the data's own frames (a page cache that mmap
+    // can share); otherwise mmap copies the data through read().
+    virtual bool has_page_cache() const { return false; }
 
     // ---- Opening ----
     // The operations of a new open file description of this inode. The
@@ -164,6 +187,8 @@ public:
     void set_linkable(bool v) { linkable_ = v; }
 
     std::shared_ptr<InodeAttachment> attachment;
+    // Set by the memory layer when the inode's pages are first mapped.
+    std::shared_ptr<PageMappings> mappings;
 
 protected:
     Inode(u64 dev, u64 ino, const NewInode& init);

@@ -1,5 +1,7 @@
 #include "vkernel/fs/namei.h"
 
+#include <optional>
+
 #include "vkernel/fs/permission.h"
 #include "vkernel/fs/vfs.h"
 
@@ -81,7 +83,12 @@ Result<Path> Walker::resolve(const Path& at, std::string_view path, u32 flags) {
     for (;;) {
         // "name/" asks for a directory, through a symlink if need be.
         if (last.trailing_slash) flags |= kLookupFollow | kLookupDirectory;
-        if (last.kind != LastComponent::Kind::kNormal) return dots(last);
+        if (last.kind != LastComponent::Kind::kNormal) {
+            Path p = dots(last);
+            // Only a magic link's target can be other than a directory here.
+            if ((flags & kLookupDirectory) && !p.inode().is_dir()) return err(ENOTDIR);
+            return p;
+        }
         Path p = VK_TRY(child(last.dir, last.name));
         if (p.inode().is_symlink() && (flags & kLookupFollow)) {
             last = VK_TRY(follow(last.dir, p));
@@ -113,6 +120,15 @@ Result<Path> Walker::child(const Path& dir, std::string_view name, bool cross_mo
 
 Result<LastComponent> Walker::follow(const Path& dir, const Path& link) {
     if (++links_ > kMaxSymlinks) return err(ELOOP);
+    if (std::optional<Path> to = VK_TRY(link.inode().jump_target())) {
+        // A magic link ends at its object, which may be any kind of file:
+        // it stands where a "." would, with nothing left to look up.
+        jumped_ = true;
+        LastComponent last;
+        last.dir = std::move(*to);
+        last.kind = LastComponent::Kind::kDot;
+        return last;
+    }
     const std::string body = VK_TRY(link.inode().readlink());
     if (body.empty()) return err(ENOENT);
     // A relative body is walked from the directory holding the link.

@@ -55,6 +55,8 @@ public:
     Path cross(Path p) const;
 
     const Context& context() const { return ctx_; }
+    // Whether a magic link was followed (its target may lie outside the namespace).
+    bool jumped() const { return jumped_; }
 
 private:
     // One step from directory `cur` to component `name` in the middle of a
@@ -65,6 +67,7 @@ private:
     const Vfs& vfs_;
     const Context& ctx_;
     int links_ = 0;
+    bool jumped_ = false;
 };
 
 }  // namespace vk::fs

@@ -87,12 +87,15 @@ public:
     std::optional<u64> next_data(u64 offset) const override;
     u64 next_hole(u64 offset) const override;
     Result<pmap::PhysAddr> page(u64 index, bool create) override;
+    bool has_page_cache() const override { return true; }
 
     u64 resident_pages() const { return pages_.size(); }
 
 private:
-    // Frees pages [first, last) and the frames behind them.
-    void drop_pages(u64 first, u64 last);
+    // Frees pages [first, last) and the frames behind them, after removing
+    // them from every mapping (and, with `even_private`, the private copies
+    // mappings made of them).
+    void drop_pages(u64 first, u64 last, bool even_private = true);
     // Zeroes bytes [from, to) of page `index` if it is resident.
     void zero_range(u64 index, u64 from, u64 to);
     void resize(u64 new_size);

@@ -18,7 +18,12 @@ Unexpected<Errno> no_space(const Errno& e) { return err(e.code == ENOMEM ? ENOSP
 
 }  // namespace
 
-TmpfsFile::~TmpfsFile() { drop_pages(0, UINT64_MAX); }
+TmpfsFile::~TmpfsFile() {
+    // Nothing maps a file nobody holds: the last mapping may be going away
+    // right now (its Mm in the middle of tearing down), so do not call it.
+    mappings.reset();
+    drop_pages(0, UINT64_MAX);
+}
 
 Result<pmap::PhysAddr> TmpfsFile::page(u64 index, bool create) {
     return get_page(index, create, create);
@@ -37,8 +42,15 @@ Result<pmap::PhysAddr> TmpfsFile::get_page(u64 index, bool create, bool data) {
     return pa;
 }
 
-void TmpfsFile::drop_pages(u64 first, u64 last) {
+void TmpfsFile::drop_pages(u64 first, u64 last, bool even_private) {
     auto it = pages_.lower_bound(first);
+    if (it == pages_.end() || it->first >= last) {
+        // No frame to free, but private copies beyond a new end still go.
+        if (mappings && even_private) mappings->unmap_pages(first, last, true);
+        return;
+    }
+    // No page table may point at a frame once it is freed.
+    if (mappings) mappings->unmap_pages(first, last, even_private);
     while (it != pages_.end() && it->first < last) {
         sb_->frames.unref(it->second.pa);
         --sb_->pages;
@@ -131,7 +143,7 @@ Result<void> TmpfsFile::allocate(int mode, u64 offset, u64 len) {
     if (mode & FALLOC_FL_PUNCH_HOLE) {
         const u64 first_full = (offset + kPageSize - 1) / kPageSize;
         const u64 last_full = end / kPageSize;  // exclusive
-        if (first_full < last_full) drop_pages(first_full, last_full);
+        if (first_full < last_full) drop_pages(first_full, last_full, false);
         if (offset / kPageSize == (end - 1) / kPageSize) {
             // Within one page (which may also be a whole page, handled above).
             if (first_full >= last_full)

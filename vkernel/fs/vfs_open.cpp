@@ -1,6 +1,8 @@
 // open(2) and friends: Linux's path_openat, open_last_lookups, do_open,
 // may_open and do_tmpfile, in their order of checks.
 
+#include <algorithm>
+
 #include "vkernel/fs/namei.h"
 #include "vkernel/fs/permission.h"
 #include "vkernel/fs/vfs.h"
@@ -57,6 +59,15 @@ Result<int> may_open(const Context& ctx, const Path& path, int acc, int flags) {
     VK_TRY(permission(ctx.cred, ino, acc));
     if ((flags & O_NOATIME) && !owner_or_capable(ctx.cred, ino)) return err(EPERM);
     return flags;
+}
+
+// Whether `p` is in the namespace whose attached mounts are `mounts`. A
+// magic link (/proc/PID/fd/N) can reach a kernel-made file of no namespace:
+// a pipe, a socket, the console. Opening one of those again by path would
+// need its own reopen (Linux's fifo_open for a pipe), which they do not
+// have: such an open is ENXIO, as Linux says for a socket.
+bool in_namespace(const std::vector<std::shared_ptr<Mount>>& mounts, const Path& p) {
+    return std::find(mounts.begin(), mounts.end(), p.mount) != mounts.end();
 }
 
 }  // namespace
@@ -159,6 +170,7 @@ Result<std::shared_ptr<File>> Vfs::open(const Context& ctx, const Path& at, std:
     }
     if (!(flags & O_CREAT)) {
         const Path p = VK_TRY(w.resolve(at, path, lookup));
+        if (w.jumped() && !in_namespace(mounts_, p)) return err(ENXIO);
         return finish_open(ctx, p, flags, acc, false);
     }
 
@@ -166,8 +178,12 @@ Result<std::shared_ptr<File>> Vfs::open(const Context& ctx, const Path& at, std:
     // following symlinks that end the path (unless O_EXCL).
     LastComponent last = VK_TRY(w.parent(at, path));
     for (;;) {
-        if (last.kind != LastComponent::Kind::kNormal)
-            return finish_open(ctx, w.dots(last), flags, acc, false);  // a directory: EISDIR
+        if (last.kind != LastComponent::Kind::kNormal) {
+            // A directory (EISDIR), or what a magic link reached.
+            const Path p = w.dots(last);
+            if (w.jumped() && !in_namespace(mounts_, p)) return err(ENXIO);
+            return finish_open(ctx, p, flags, acc, false);
+        }
         if (last.trailing_slash) return err(EISDIR);
         Result<Path> found = w.child(last.dir, last.name);
         if (found) {

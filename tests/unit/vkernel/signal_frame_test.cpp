@@ -1472,5 +1472,121 @@ TEST(SignalFrameHost, HostSigreturnAcceptsOurFrame) {
     EXPECT_EQ(ss_after.ss_flags, 0);
 }
 
+
+// --- XSAVE frames -----------------------------------------------------------------
+
+namespace {
+
+constexpr u64 kXsaveFeatures = 0xe7;  // x87 SSE AVX opmask ZMM_Hi256 Hi16_ZMM
+constexpr u64 kXsaveSize = 2432;
+
+// An XSAVE image with random register contents, a valid MXCSR and a
+// standard-format header whose XSTATE_BV is `bv`.
+std::vector<u8> random_xsave(std::mt19937_64& rng, u64 bv) {
+    std::vector<u8> img(kXsaveSize);
+    for (auto& b : img) b = static_cast<u8>(rng());
+    FxsaveArea fx = fxsave_from_fpu(random_fpu(rng));
+    std::memcpy(img.data(), &fx, sizeof fx);
+    std::memset(img.data() + 512, 0, 64);
+    std::memcpy(img.data() + 512, &bv, sizeof bv);
+    return img;
+}
+
+struct XsaveFrame {
+    FakeGuest g{kStackBase, kStackSize};
+    UserRegs regs;
+    SetupResult setup;
+};
+
+void deliver_xsave(XsaveFrame& f, const std::vector<u8>& img, u64 seed) {
+    std::mt19937_64 rng(seed);
+    f.regs = random_regs(rng, kStackTop - 0x800);
+    auto r = setup_rt_frame(f.regs, basic_delivery(SIGUSR1), XsaveImage{img, kXsaveFeatures},
+                            f.g.writer());
+    ASSERT_TRUE(r.has_value()) << errno_name(r.error().code);
+    f.setup = *r;
+    f.regs.rsp += 8;  // the handler's `ret` popped pretcode
+}
+
+}  // namespace
+
+TEST(XsaveFrame, CarriesTheImageWithLinuxsMarkers) {
+    std::mt19937_64 rng(7);
+    const auto img = random_xsave(rng, 0x7);
+    XsaveFrame f;
+    deliver_xsave(f, img, 1);
+    const SigFrameLayout& l = f.setup.layout;
+    const RtSigFrame frame = f.g.load<RtSigFrame>(l.frame);
+    EXPECT_EQ(frame.uc.flags & kUcFpXstate, kUcFpXstate);
+    EXPECT_EQ(l.fpstate % 64, 0u);
+    const FpxSwBytes sw = f.g.load<FpxSwBytes>(l.fpstate + 464);
+    EXPECT_EQ(sw.magic1, kFpXstateMagic1);
+    EXPECT_EQ(sw.xstate_size, kXsaveSize);
+    EXPECT_EQ(sw.extended_size, kXsaveSize + 4);
+    EXPECT_EQ(sw.xfeatures, kXsaveFeatures);
+    EXPECT_EQ(f.g.load<u32>(l.fpstate + kXsaveSize), kFpXstateMagic2);
+    // The image itself, but for the software bytes.
+    for (u64 i = 0; i < kXsaveSize; ++i) {
+        if (i >= 464 && i < 512) continue;
+        ASSERT_EQ(f.g.load<u8>(l.fpstate + i), img[i]) << "byte " << i;
+    }
+    // The frame sits below the whole image and its magic.
+    EXPECT_LE(l.fpstate + kXsaveSize + 4, kStackTop - 0x800 - 128);
+    EXPECT_GE(min_signal_stack_size(kXsaveSize), sizeof(RtSigFrame) + kXsaveSize + 4);
+}
+
+TEST(XsaveFrame, SigreturnGivesBackTheImageAndHandlerEdits) {
+    std::mt19937_64 rng(8);
+    auto img = random_xsave(rng, 0x7);
+    XsaveFrame f;
+    deliver_xsave(f, img, 2);
+    const u64 fp = f.setup.layout.fpstate;
+    // The handler edits an AVX upper half in the frame.
+    f.g.store<u64>(fp + 576, 0x1122'3344'5566'7788ULL);
+    auto back = restore_rt_frame(f.regs, f.g.reader(), XsaveImage{img, kXsaveFeatures});
+    ASSERT_TRUE(back.has_value()) << errno_name(back.error().code);
+    ASSERT_EQ(back->xsave.size(), kXsaveSize);
+    std::memcpy(img.data() + 576, "\x88\x77\x66\x55\x44\x33\x22\x11", 8);
+    std::memset(img.data() + 464, 0, 48);  // software bytes are not FPU state
+    EXPECT_EQ(back->xsave, img);
+}
+
+TEST(XsaveFrame, WithoutTheMagicsOnlyTheLegacyAreaComesBack) {
+    std::mt19937_64 rng(9);
+    const auto img = random_xsave(rng, 0x7);
+    for (int spoil = 0; spoil < 3; ++spoil) {
+        XsaveFrame f;
+        deliver_xsave(f, img, 3);
+        const u64 fp = f.setup.layout.fpstate;
+        if (spoil == 0) f.g.store<u32>(fp + 464, 0);                   // magic1
+        if (spoil == 1) f.g.store<u32>(fp + kXsaveSize, 0);            // magic2
+        if (spoil == 2) f.g.store<u32>(fp + 468, kXsaveSize);          // extended_size
+        auto back = restore_rt_frame(f.regs, f.g.reader(), XsaveImage{img, kXsaveFeatures});
+        ASSERT_TRUE(back.has_value()) << spoil;
+        EXPECT_EQ(std::memcmp(back->xsave.data(), img.data(), 464), 0) << spoil;
+        u64 bv;
+        std::memcpy(&bv, back->xsave.data() + 512, 8);
+        EXPECT_EQ(bv, 3u) << "x87 and SSE only, the rest in init state; case " << spoil;
+    }
+}
+
+TEST(XsaveFrame, WhatXrstorRefusesIsEinval) {
+    std::mt19937_64 rng(10);
+    const auto img = random_xsave(rng, 0x7);
+    for (int spoil = 0; spoil < 3; ++spoil) {
+        XsaveFrame f;
+        deliver_xsave(f, img, 4);
+        const u64 fp = f.setup.layout.fpstate;
+        if (spoil == 0) f.g.store<u64>(fp + 520, 1ULL << 63);  // XCOMP_BV: compacted
+        if (spoil == 1) f.g.store<u64>(fp + 512, 1ULL << 9);   // PKRU: not in XCR0
+        if (spoil == 2) f.g.store<u32>(fp + 24, 0xffff'ffff);  // MXCSR reserved bits
+        const UserRegs before = f.regs;
+        auto back = restore_rt_frame(f.regs, f.g.reader(), XsaveImage{img, kXsaveFeatures});
+        ASSERT_FALSE(back.has_value()) << spoil;
+        EXPECT_EQ(back.error().code, EINVAL) << spoil;
+        EXPECT_REGS_EQ(f.regs, before);
+    }
+}
+
 }  // namespace
 }  // namespace vk
