@@ -24,6 +24,12 @@ u64 FrameAllocator::index(PhysAddr pa) const {
 }
 
 Result<PhysAddr> FrameAllocator::alloc_uninit() {
+    bool retry = false;
+    {
+        std::lock_guard guard(mu_);
+        retry = free_list_.empty() && never_used_ == total_ && !quarantine_.empty();
+    }
+    if (retry) release_quarantine();
     std::lock_guard guard(mu_);
     u64 i;
     if (!free_list_.empty()) {
@@ -54,6 +60,58 @@ void FrameAllocator::ref(PhysAddr pa) {
     ++count;
 }
 
+void FrameAllocator::quarantine_tables(ForgetShadows forget, std::size_t batch) {
+    std::lock_guard guard(mu_);
+    forget_ = std::move(forget);
+    batch_ = batch;
+}
+
+void FrameAllocator::unref_table(PhysAddr pa) {
+    bool full = false;
+    {
+        std::lock_guard guard(mu_);
+        if (!forget_) {
+            const u64 i = index(pa);
+            VK_ASSERT(refs_[i] > 0);
+            if (--refs_[i] == 0) free_list_.push_back(static_cast<u32>(i));
+            return;
+        }
+        const u64 i = index(pa);
+        VK_ASSERT(refs_[i] == 1);  // page-table frames are never shared
+        refs_[i] = 0;
+        quarantine_.push_back(static_cast<u32>(i));
+        full = quarantine_.size() >= batch_;
+    }
+    if (full) release_quarantine();
+}
+
+void FrameAllocator::release_quarantine() {
+    std::vector<u32> frames;
+    ForgetShadows forget;
+    {
+        std::lock_guard guard(mu_);
+        if (quarantine_.empty()) return;
+        frames.swap(quarantine_);
+        forget = forget_;
+    }
+    // Frames freed from here on wait for the next flush; these are free
+    // only once the hypervisor has forgotten their shadows.
+    forget();
+    std::lock_guard guard(mu_);
+    free_list_.insert(free_list_.end(), frames.begin(), frames.end());
+    ++flushes_;
+}
+
+std::size_t FrameAllocator::quarantined() const {
+    std::lock_guard guard(mu_);
+    return quarantine_.size();
+}
+
+u64 FrameAllocator::shadow_flushes() const {
+    std::lock_guard guard(mu_);
+    return flushes_;
+}
+
 u32 FrameAllocator::unref(PhysAddr pa) {
     std::lock_guard guard(mu_);
     const u64 i = index(pa);
@@ -69,7 +127,8 @@ u32 FrameAllocator::refcount(PhysAddr pa) const {
 
 u64 FrameAllocator::free_frames() const {
     std::lock_guard guard(mu_);
-    return free_list_.size() + (total_ - never_used_);
+    // Quarantined frames count as free: an allocation that needs them gets them.
+    return free_list_.size() + quarantine_.size() + (total_ - never_used_);
 }
 
 }  // namespace vk::pmap

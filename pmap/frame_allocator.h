@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -31,12 +32,32 @@ public:
     u32 unref(PhysAddr pa);
     u32 refcount(PhysAddr pa) const;
 
+    // Page-table frames under a shadow-paging hypervisor (PVM): the
+    // hypervisor keeps shadow pages keyed by the guest frame of each table
+    // it has walked, and host writes to guest memory never reach them, so a
+    // frame that was a page table must not become one again (anywhere)
+    // while its old shadow lives: the stale shadow would translate through
+    // another space's tables. With quarantine on, unref_table() keeps freed
+    // table frames aside; every `batch` of them, `forget` (which must make
+    // the hypervisor drop every shadow page) runs and they are freed. Also
+    // run when the allocator would otherwise say ENOMEM.
+    using ForgetShadows = std::function<void()>;
+    void quarantine_tables(ForgetShadows forget, std::size_t batch);
+    // unref() for a frame that was used as a page table.
+    void unref_table(PhysAddr pa);
+    // Quarantined frames waiting for the next flush, and flushes so far.
+    std::size_t quarantined() const;
+    u64 shadow_flushes() const;
+
     u64 total_frames() const { return total_; }
+    // Free frames, those in quarantine included (see quarantine_tables).
     u64 free_frames() const;
     const PhysMemory& memory() const { return mem_; }
 
 private:
     u64 index(PhysAddr pa) const;
+    // Runs forget_ and frees the quarantined frames. Without mu_ held.
+    void release_quarantine();
 
     const PhysMemory& mem_;
     PhysAddr first_;
@@ -45,6 +66,10 @@ private:
     std::vector<u32> refs_;                 // guarded by mu_; index = (pa - first_) / 4096
     std::vector<u32> free_list_;            // guarded by mu_; frame indexes
     u64 never_used_ = 0;                    // guarded by mu_; frames [never_used_, total_) untouched
+    ForgetShadows forget_;                  // set once, before use by other threads
+    std::size_t batch_ = 0;
+    std::vector<u32> quarantine_;           // guarded by mu_; freed table frames (refcount 0)
+    u64 flushes_ = 0;                       // guarded by mu_
 };
 
 }  // namespace vk::pmap

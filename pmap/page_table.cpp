@@ -84,7 +84,7 @@ bool table_empty(u64* table) {
 }  // namespace
 
 struct PageTable::Walk {
-    enum Op { kRemove, kProtect, kDrop };
+    enum Op { kRemove, kProtect, kDrop, kVisit };
     Op op;
     u64 leaf_bits;  // kProtect: the new permission bits
     const PteVisitor& visit;
@@ -130,7 +130,7 @@ PageTable::~PageTable() { release(); }
 void PageTable::release() {
     if (frames_ == nullptr) return;
     drop_all();
-    frames_->unref(root_);
+    frames_->unref_table(root_);
     frames_ = nullptr;
     root_ = 0;
     table_frames_ = 0;
@@ -191,6 +191,17 @@ void PageTable::protect(u64 start, u64 end, u32 prot, const PteVisitor& changed)
     walk(root_, kRootLevel, 0, lo, hi, Walk{Walk::kProtect, leaf_bits(prot), changed});
 }
 
+void PageTable::visit(u64 start, u64 end, const PteVisitor& visit) const {
+    VK_ASSERT(frames_ != nullptr && page_aligned(start) && page_aligned(end) && visit);
+    const u64 lo = linear_endpoint(start);
+    const u64 hi = std::min(linear_endpoint(end), user_ ? kLowerHalfEnd : kLinearEnd);
+    if (lo >= hi) return;
+    // SAFETY: a kVisit walk only reads entries; walk() is not const because
+    // the other operations write them.
+    const_cast<PageTable*>(this)->walk(root_, kRootLevel, 0, lo, hi,
+                                       Walk{Walk::kVisit, 0, visit});
+}
+
 void PageTable::drop_all(const PteVisitor& removed) {
     if (frames_ == nullptr) return;  // moved from
     walk(root_, kRootLevel, 0, 0, user_ ? kLowerHalfEnd : kLinearEnd,
@@ -221,6 +232,10 @@ void PageTable::walk(PhysAddr table, int level, u64 base, u64 lo, u64 hi, const 
         if (!(pte & kPteP)) continue;
         const u64 entry_lo = base + (i << shift);
         if (level == 0) {
+            if (w.op == Walk::kVisit) {
+                w.visit(canonical_va(entry_lo), decode(pte));
+                continue;
+            }
             if (w.op == Walk::kProtect) {
                 const u64 updated = (pte & kPteAddr) | w.leaf_bits;
                 if (updated == pte) continue;
@@ -235,14 +250,14 @@ void PageTable::walk(PhysAddr table, int level, u64 base, u64 lo, u64 hi, const 
         const PhysAddr child = pte & kPteAddr;
         const u64 entry_hi = entry_lo + (u64{1} << shift);
         walk(child, level - 1, entry_lo, std::max(lo, entry_lo), std::min(hi, entry_hi), w);
-        if (w.op == Walk::kProtect) continue;
+        if (w.op == Walk::kProtect || w.op == Walk::kVisit) continue;
         if (w.op == Walk::kRemove) {
             // User roots point at the template's upper-half PDPTs (see class comment).
             const bool shared = !user_ && level == kRootLevel && entry_lo >= kLowerHalfEnd;
             if (shared || !table_empty(entries(child))) continue;
         }
         store(&e[i], 0);
-        frames_->unref(child);
+        frames_->unref_table(child);
         --table_frames_;
     }
 }

@@ -85,6 +85,9 @@ public:
     // What the leaf for the page holding `va` says, or nullopt (also for a
     // non-canonical va). Reads the shared upper half of a user table too.
     std::optional<PteInfo> extract(u64 va) const;
+
+    // Calls `visit` for each present leaf entry in [start, end), changing nothing.
+    void visit(u64 start, u64 end, const PteVisitor& visit) const;
     // Drops every mapping this table owns (the user half of a user table) and
     // frees all its table frames but the root. Each dropped leaf is reported.
     void drop_all(const PteVisitor& removed = nullptr);

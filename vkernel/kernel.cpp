@@ -295,9 +295,11 @@ std::string Kernel::stats_report() const {
     for (const auto& c : cpus_) loads += c->vcpu->full_loads();
     const KernelStats& s = stats_;
     return fmt::format("vkernel: {} VM exits: {} syscalls, {} page faults, {} other exceptions, "
-                       "{} interrupts; {} special-register loads, {} FPU switches",
+                       "{} interrupts; {} special-register loads, {} FPU switches, "
+                       "{} shadow page-table flushes",
                        s.syscalls + s.page_faults + s.exceptions + s.interrupts, s.syscalls,
-                       s.page_faults, s.exceptions, s.interrupts, loads, s.fpu_switches);
+                       s.page_faults, s.exceptions, s.interrupts, loads, s.fpu_switches,
+                       frames_.shadow_flushes());
 }
 
 void Kernel::switch_fpu(Cpu& cpu, Task& t) {

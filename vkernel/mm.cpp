@@ -212,6 +212,17 @@ Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
         child->note_file(c);
         child->regions_.emplace(start, std::move(c));
     }
+    // The child starts with our translations (writable private pages now
+    // read-only in both), as Linux copies page tables at fork: every page
+    // it would otherwise fault in again costs a VM exit. The child's objects
+    // hold the same frames, so the entries agree with what its faults would
+    // map. A failure only leaves the child to fault.
+    bool full = false;
+    for (const auto& [start, r] : regions_) {
+        space_->visit(r.start, r.end, [&](u64 va, pmap::PteInfo pte) {
+            if (!full && !child->space_->enter(va, pte.frame, pte.prot)) full = true;
+        });
+    }
     return child;
 }
 

@@ -77,6 +77,14 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
             auto mm = pp->mm->fork(*machine_);
             if (!mm) return Unexpected{mm.release_error()};
             np->mm = std::move(mm.value());
+            // Both sides write the stack under the fork at once: copy that
+            // page now rather than after two faults (a copy costs far less
+            // than a VM exit). Best effort: a failure leaves the faults.
+            const u64 sp = page_round_down(parent.regs.rsp);
+            if (np->mm->space().extract(sp)) {
+                (void)np->mm->fault(sp, Access::kWrite);
+                (void)pp->mm->fault(sp, Access::kWrite);
+            }
         }
         np->sighand = (f & kCloneSighand) ? pp->sighand : std::make_shared<SigHand>(*pp->sighand);
         np->threads.push_back(t);

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
 
+#include "base/log.h"
 #include "vmspace/kvm_abi.h"
 #include "vmspace/layout.h"
 #include "vmspace/trampoline.h"
@@ -136,6 +138,41 @@ Result<void, HostError> Machine::build_shared() {
     VK_TRY(map(kStubsVa, stubs, kProtRead | kProtExec));
     VK_TRY(map(kSyscallPageVa, sys, kProtRead | kProtExec | kProtUser));
     return {};
+}
+
+void Machine::set_pvm(bool v) {
+    pvm_ = v;
+    // 256 frames: one flush per ~1 MiB of freed page tables (a few dozen
+    // process exits), each costing the rebuild of the live shadows.
+    if (v) frames_.quarantine_tables([this] { forget_shadows(); }, 256);
+}
+
+void Machine::forget_shadows() {
+    if (!shadow_probe_.get()) {
+        auto m = Mapping::map(kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0,
+                                "the shadow-flush page");
+        if (!m) {
+            log_error("cannot map the shadow-flush page: {}", m.error().message());
+            return;
+        }
+        shadow_probe_ = std::move(m.value());
+    }
+    // Above guest RAM (and the TSS area), below any MAXPHYADDR.
+    constexpr u64 kGib = 1ULL << 30;
+    kvm_userspace_memory_region r{};
+    r.slot = 1;
+    r.guest_phys_addr = (mem_.size() + 2 * kGib) & ~(kGib - 1);
+    r.memory_size = kPageSize;
+    r.userspace_addr = reinterpret_cast<u64>(shadow_probe_.get());
+    // SAFETY: KVM_SET_USER_MEMORY_REGION reads the struct; the page outlives the slot.
+    if (::ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+        log_error("KVM_SET_USER_MEMORY_REGION (adding the shadow-flush slot): {}", std::strerror(errno));
+        return;
+    }
+    r.memory_size = 0;
+    // SAFETY: as above; size 0 deletes the slot.
+    if (::ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &r) < 0)
+        log_error("KVM_SET_USER_MEMORY_REGION (deleting the shadow-flush slot): {}", std::strerror(errno));
 }
 
 }  // namespace vk::vmspace

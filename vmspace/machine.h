@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/mapping.h"
 #include "base/result.h"
 #include "base/types.h"
 #include "base/unique_fd.h"
@@ -57,7 +58,14 @@ public:
     // True on PVM, the software KVM of DESIGN.md: host PTE edits need
     // PhysMemory::drop_host_mapping to reach the guest. Set by the first vCPU.
     bool is_pvm() const { return pvm_; }
-    void set_pvm(bool v) { pvm_ = v; }
+    // Also puts freed page-table frames in quarantine (FrameAllocator).
+    void set_pvm(bool v);
+
+    // Makes KVM drop every shadow page it keeps (shadow paging, PVM): a
+    // one-page memory slot is added and deleted, and deleting a slot makes
+    // KVM invalidate all its shadow pages (kvm_mmu_zap_all_fast). Costly:
+    // every live space's shadows are rebuilt on demand afterwards.
+    void forget_shadows();
 
     // Maps `frame` at kernel address `va` in the shared upper half.
     Result<void> enter_kernel(u64 va, pmap::PhysAddr frame, u32 prot);
@@ -70,6 +78,7 @@ private:
     Result<void, HostError> build_shared();
 
     XsaveLayout xsave_;
+    Mapping shadow_probe_;  // the page of forget_shadows()'s memory slot
     pmap::PhysMemory& mem_;
     pmap::FrameAllocator& frames_;
     UniqueFd kvm_;

@@ -35,6 +35,8 @@ public:
     // Changes the protection of mapped pages in [start, end).
     void protect(u64 start, u64 end, u32 prot, const pmap::PteVisitor& changed = nullptr);
     std::optional<pmap::PteInfo> extract(u64 va) const { return table_.extract(va); }
+    // Each present user page in [start, end), unchanged.
+    void visit(u64 start, u64 end, const pmap::PteVisitor& v) const { table_.visit(start, end, v); }
     // Drops the whole page table (it is a cache); pages come back on faults.
     void drop_all(const pmap::PteVisitor& removed = nullptr);
 

@@ -143,5 +143,60 @@ TEST(FrameAllocatorDeathTest, RefOrUnrefOfFreeFrameAsserts) {
     EXPECT_DEATH(frames.ref(kPageSize + 8), "assertion");  // not a frame address
 }
 
+TEST(FrameAllocator, TableFramesWaitInQuarantineForAShadowFlush) {
+    PhysMemory mem = make(64 * kPageSize);
+    FrameAllocator a(mem);
+    int flushes = 0;
+    std::size_t held_at_flush = 0;
+    a.quarantine_tables([&] { ++flushes; held_at_flush = a.quarantined(); }, 3);
+    std::vector<PhysAddr> tables;
+    for (int i = 0; i < 3; ++i) tables.push_back(a.alloc().value());
+    const u64 free_before = a.free_frames();
+    a.unref_table(tables[0]);
+    a.unref_table(tables[1]);
+    // Held back: counted free, but not reused until the hypervisor forgot them.
+    EXPECT_EQ(a.quarantined(), 2u);
+    EXPECT_EQ(a.free_frames(), free_before + 2);
+    EXPECT_EQ(flushes, 0);
+    for (int i = 0; i < 8; ++i) {
+        const PhysAddr p = a.alloc_uninit().value();
+        EXPECT_NE(p, tables[0]);
+        EXPECT_NE(p, tables[1]);
+    }
+    a.unref_table(tables[2]);  // the batch is full: one flush, then all free
+    EXPECT_EQ(flushes, 1);
+    EXPECT_EQ(held_at_flush, 0u) << "the frames leave the quarantine before the flush";
+    EXPECT_EQ(a.quarantined(), 0u);
+    EXPECT_EQ(a.shadow_flushes(), 1u);
+    EXPECT_EQ(a.free_frames(), free_before - 8 + 3);
+}
+
+TEST(FrameAllocator, QuarantineIsFlushedRatherThanFailingAnAllocation) {
+    PhysMemory mem = make(8 * kPageSize);
+    FrameAllocator a(mem);
+    int flushes = 0;
+    a.quarantine_tables([&] { ++flushes; }, 100);
+    std::vector<PhysAddr> got;
+    while (auto p = a.alloc_uninit()) got.push_back(*p);
+    ASSERT_EQ(got.size(), 8u);
+    a.unref_table(got[5]);
+    EXPECT_EQ(flushes, 0);
+    auto again = a.alloc_uninit();
+    ASSERT_TRUE(again.has_value()) << "ENOMEM while a quarantined frame could be freed";
+    EXPECT_EQ(*again, got[5]);
+    EXPECT_EQ(flushes, 1);
+    EXPECT_EQ(a.alloc_uninit().error(), Errno{ENOMEM});
+}
+
+TEST(FrameAllocator, WithoutQuarantineTableFramesAreFreedAtOnce) {
+    PhysMemory mem = make(8 * kPageSize);
+    FrameAllocator a(mem);
+    const PhysAddr t = a.alloc().value();
+    const u64 before = a.free_frames();
+    a.unref_table(t);
+    EXPECT_EQ(a.free_frames(), before + 1);
+    EXPECT_EQ(a.quarantined(), 0u);
+}
+
 }  // namespace
 }  // namespace vk::pmap
