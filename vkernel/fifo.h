@@ -23,4 +23,9 @@ class Kernel;
 // The opener devfs_opener chains to for FIFOs and sockets.
 fs::SpecialOpener fifo_opener(Kernel& k);
 
+// Makes an anonymous pipe's end (`inode`, of pipe(2)) reopenable through
+// /proc/PID/fd/N with FIFO semantics on `pipe`, as Linux's pipefs inodes are.
+struct Pipe;
+void attach_pipe(Kernel& k, fs::Inode& inode, const std::shared_ptr<Pipe>& pipe);
+
 }  // namespace vk

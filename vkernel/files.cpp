@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "vkernel/fifo.h"
 #include "vkernel/kernel.h"
 #include "vkernel/signal_delivery.h"
 #include "vkernel/tty.h"
@@ -65,6 +66,25 @@ public:
 private:
     Kernel& kernel_;
     int hfd_;
+};
+
+// The console reached again through /proc/PID/fd/N (`echo x > /dev/stderr`
+// when stderr is the console): a new open file description of the same host
+// fd, as opening /dev/stderr on Linux reopens the file behind it.
+class ConsoleReopen final : public fs::InodeAttachment {
+public:
+    ConsoleReopen(Kernel& k, int hfd, bool seekable) : kernel_(k), hfd_(hfd), seekable_(seekable) {}
+    bool reopenable() const override { return true; }
+    Result<std::shared_ptr<fs::FileOps>> reopen(fs::File&) override {
+        auto ops = std::make_shared<ConsoleOps>(kernel_, hfd_);
+        ops->seekable_ = seekable_;
+        return std::shared_ptr<fs::FileOps>(std::move(ops));
+    }
+
+private:
+    Kernel& kernel_;
+    int hfd_;
+    bool seekable_;
 };
 
 }  // namespace
@@ -223,7 +243,10 @@ Result<std::shared_ptr<fs::File>> make_console_file(Kernel& k, int hfd, int flag
         ops->seekable_ = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
         if (mode == S_IFDIR || mode == S_IFLNK || mode == S_IFSOCK) mode = S_IFCHR;
     }
-    return make_anon_file(k, mode, flags, std::move(ops));
+    const bool seekable = ops->seekable_;
+    auto file = VK_TRY(make_anon_file(k, mode, flags, std::move(ops)));
+    file->inode().attachment = std::make_shared<ConsoleReopen>(k, hfd, seekable);
+    return file;
 }
 
 void attach_console(Kernel& k, const Process& init) {
@@ -236,6 +259,8 @@ Result<std::pair<std::shared_ptr<fs::File>, std::shared_ptr<fs::File>>> make_pip
     const int keep = flags & (O_NONBLOCK | O_DIRECT);
     auto r = VK_TRY(make_anon_file(k, S_IFIFO, O_RDONLY | keep, std::make_shared<PipeOps>(p, true)));
     auto w = VK_TRY(make_anon_file(k, S_IFIFO, O_WRONLY | keep, std::make_shared<PipeOps>(p, false)));
+    attach_pipe(k, r->inode(), p);
+    attach_pipe(k, w->inode(), p);
     return std::make_pair(std::move(r), std::move(w));
 }
 

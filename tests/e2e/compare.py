@@ -31,6 +31,7 @@ import os
 import resource
 import signal
 import subprocess
+import tempfile
 import sys
 
 SKIP = 77
@@ -79,12 +80,12 @@ class Run:
         self.timed_out = timed_out
 
 
-def run(argv, stdin_path, timeout, env):
+def run(argv, stdin_path, timeout, env, cwd=None):
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
         # A session of its own, so a timeout can kill everything it started.
         proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env,
+                                stderr=subprocess.PIPE, env=env, cwd=cwd,
                                 start_new_session=True, preexec_fn=no_core_dumps)
     except OSError as e:
         return Run(argv, b"", f"cannot run: {e}\n".encode(), 127, False)
@@ -170,7 +171,11 @@ def main():
     # native run the same, so programs that look at it agree.
     native_env = {k: v for k, v in os.environ.items() if k == "TERM"}
 
-    native = run(prog, a.stdin, a.timeout, native_env)
+    # The native run gets a directory of its own: programs that make files
+    # in their working directory must not meet another test's (the musl and
+    # glibc builds of one test run in parallel).
+    with tempfile.TemporaryDirectory(prefix="vk-compare-") as cwd:
+        native = run(prog, a.stdin, a.timeout, native_env, cwd)
     vk = run([a.vkernel, *a.vkernel_option, *bind_dirs(prog, a.bind), "--", *prog], a.stdin, a.timeout, None)
 
     problems = []

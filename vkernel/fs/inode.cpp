@@ -7,6 +7,9 @@
 
 namespace vk::fs {
 
+Result<std::shared_ptr<FileOps>> InodeAttachment::reopen(File&) { return err(ENXIO); }
+
+
 Timespec now() {
     struct timespec ts{};
     // CLOCK_REALTIME comes from the vDSO: no host syscall, never blocks.

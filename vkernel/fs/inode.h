@@ -38,6 +38,13 @@ using DirEmit = std::function<bool(const DirEntry&)>;
 class InodeAttachment {
 public:
     virtual ~InodeAttachment() = default;
+    // For inodes that live in no mounted filesystem (an anonymous pipe, the
+    // console) but that an open through /proc/PID/fd/N may reach, as
+    // Linux's open of /dev/stderr does: the operations of a new open file
+    // description of the same object. The default refuses (ENXIO, what
+    // Linux says for a socket).
+    virtual bool reopenable() const { return false; }
+    virtual Result<std::shared_ptr<FileOps>> reopen(File& file);
 };
 
 // The mappings of an inode's pages into address spaces (mmap), as the memory

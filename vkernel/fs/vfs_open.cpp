@@ -63,11 +63,22 @@ Result<int> may_open(const Context& ctx, const Path& path, int acc, int flags) {
 
 // Whether `p` is in the namespace whose attached mounts are `mounts`. A
 // magic link (/proc/PID/fd/N) can reach a kernel-made file of no namespace:
-// a pipe, a socket, the console. Opening one of those again by path would
-// need its own reopen (Linux's fifo_open for a pipe), which they do not
-// have: such an open is ENXIO, as Linux says for a socket.
+// a pipe, a socket, the console. Opening one of those again by path works
+// when its inode's attachment can reopen it (a pipe through fifo_open, the
+// console); otherwise it is ENXIO, as Linux says for a socket.
 bool in_namespace(const std::vector<std::shared_ptr<Mount>>& mounts, const Path& p) {
     return std::find(mounts.begin(), mounts.end(), p.mount) != mounts.end();
+}
+
+}  // namespace
+
+namespace {
+
+// Whether an open through a magic link may reach this inode outside every
+// mount: only objects that know how to open themselves again.
+bool reopenable(const Path& p) {
+    const Inode& ino = p.inode();
+    return ino.attachment && ino.attachment->reopenable();
 }
 
 }  // namespace
@@ -79,6 +90,8 @@ Result<void> Vfs::attach_ops(File& file) const {
         // O_PATH files do no I/O: every call fails before reaching these.
         static const std::shared_ptr<FileOps> none = std::make_shared<FileOps>();
         ops = none;
+    } else if (ino.attachment && ino.attachment->reopenable()) {
+        ops = VK_TRY(ino.attachment->reopen(file));
     } else if (special(ino) && special_opener_) {
         ops = VK_TRY(special_opener_(file));
     } else {
@@ -170,7 +183,7 @@ Result<std::shared_ptr<File>> Vfs::open(const Context& ctx, const Path& at, std:
     }
     if (!(flags & O_CREAT)) {
         const Path p = VK_TRY(w.resolve(at, path, lookup));
-        if (w.jumped() && !in_namespace(mounts_, p)) return err(ENXIO);
+        if (w.jumped() && !in_namespace(mounts_, p) && !reopenable(p)) return err(ENXIO);
         return finish_open(ctx, p, flags, acc, false);
     }
 
@@ -181,7 +194,7 @@ Result<std::shared_ptr<File>> Vfs::open(const Context& ctx, const Path& at, std:
         if (last.kind != LastComponent::Kind::kNormal) {
             // A directory (EISDIR), or what a magic link reached.
             const Path p = w.dots(last);
-            if (w.jumped() && !in_namespace(mounts_, p)) return err(ENXIO);
+            if (w.jumped() && !in_namespace(mounts_, p) && !reopenable(p)) return err(ENXIO);
             return finish_open(ctx, p, flags, acc, false);
         }
         if (last.trailing_slash) return err(EISDIR);

@@ -4,8 +4,16 @@ cd /tmp
 echo "file content" > pf
 cat /dev/stdin < pf
 cat /dev/fd/3 3< pf
-# stdout is a pipe in both runs; opening it again through /dev/stdout is
-# left out: the vkernel cannot reopen its pipes and console by path yet.
+# stdout and stderr are pipes in both runs: opening them again through
+# /dev/stdout and /dev/stderr reaches the same pipe (the vkernel's console
+# over the host's pipe), and so do pipes made inside the script.
+echo "to stdout through /dev/stdout" > /dev/stdout
+echo "to stderr through /dev/stderr" > /dev/stderr
+echo "appended through /proc/self/fd/1" >> /proc/self/fd/1
+echo "through a pipe" | cat /dev/stdin
+echo "read back" | (read line < /dev/stdin; echo "got: $line")
+(echo first; echo second > /dev/stdout) | cat
+{ echo one; echo two > /dev/stderr; } 2>&1 | sort
 stat -L -c '%F' /dev/stdout /proc/self/fd/1
 [ -p /dev/stdout ] && echo "stdout is a pipe"
 echo "stdin: $(stat -L -c '%F' /dev/stdin), through a pipe: $(echo x | stat -L -c '%F' /dev/stdin)"
