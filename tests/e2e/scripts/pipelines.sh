@@ -29,3 +29,7 @@ a3
 END
 printf 'x\ny\nz\n' | sed -n '/y/,$p'
 printf 'one two\n' | sed -E 's/(o)(n|w)/[\2\1]/g'
+
+# The first proof: a listing of the root piped into wc.
+ls -l / | wc -l
+ls /
