@@ -24,26 +24,31 @@ u64 FrameAllocator::index(PhysAddr pa) const {
 }
 
 Result<PhysAddr> FrameAllocator::alloc_uninit() {
-    bool retry = false;
-    {
-        std::lock_guard guard(mu_);
-        retry = free_list_.empty() && never_used_ == total_ && !quarantine_.empty();
+    // Out of frames: first the quarantine (a shadow flush away), then
+    // whatever the reclaimer gives back, then ENOMEM.
+    for (int attempt = 0;; ++attempt) {
+        {
+            std::lock_guard guard(mu_);
+            u64 i;
+            if (!free_list_.empty()) {
+                // Most recently freed first: its page is likely still in the host's caches.
+                i = free_list_.back();
+                free_list_.pop_back();
+            } else if (never_used_ < total_) {
+                i = never_used_++;
+            } else {
+                if (attempt == 2 || (attempt == 1 && !reclaim_)) return err(ENOMEM);
+                i = total_;
+            }
+            if (i < total_) {
+                VK_ASSERT(refs_[i] == 0);
+                refs_[i] = 1;
+                return first_ + i * kPageSize;
+            }
+        }
+        if (attempt == 1) reclaim_();
+        release_quarantine();
     }
-    if (retry) release_quarantine();
-    std::lock_guard guard(mu_);
-    u64 i;
-    if (!free_list_.empty()) {
-        // Most recently freed first: its page is likely still in the host's caches.
-        i = free_list_.back();
-        free_list_.pop_back();
-    } else if (never_used_ < total_) {
-        i = never_used_++;
-    } else {
-        return err(ENOMEM);
-    }
-    VK_ASSERT(refs_[i] == 0);
-    refs_[i] = 1;
-    return first_ + i * kPageSize;
 }
 
 Result<PhysAddr> FrameAllocator::alloc() {

@@ -43,6 +43,10 @@ public:
     // run when the allocator would otherwise say ENOMEM.
     using ForgetShadows = std::function<void()>;
     void quarantine_tables(ForgetShadows forget, std::size_t batch);
+    // Called (without mu_) when no frame is left, before ENOMEM: it may
+    // free frames (the kernel drops the page tables of idle processes,
+    // which are a cache). Set once, before use by other threads.
+    void set_reclaim(std::function<void()> reclaim) { reclaim_ = std::move(reclaim); }
     // unref() for a frame that was used as a page table.
     void unref_table(PhysAddr pa);
     // Quarantined frames waiting for the next flush, and flushes so far.
@@ -67,6 +71,7 @@ private:
     std::vector<u32> free_list_;            // guarded by mu_; frame indexes
     u64 never_used_ = 0;                    // guarded by mu_; frames [never_used_, total_) untouched
     ForgetShadows forget_;                  // set once, before use by other threads
+    std::function<void()> reclaim_;         // set once, before use by other threads
     std::size_t batch_ = 0;
     std::vector<u32> quarantine_;           // guarded by mu_; freed table frames (refcount 0)
     u64 flushes_ = 0;                       // guarded by mu_

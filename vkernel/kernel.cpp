@@ -43,6 +43,8 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
     std::unique_ptr<Kernel> k(new Kernel(opts, table, std::move(mem)));
     k->machine_ = VK_TRY(vmspace::Machine::create(k->mem_, k->frames_));
     k->reactor_.emplace(VK_TRY(Reactor::create()));
+    // Frames are allocated with the kernel lock held (or before any vCPU runs).
+    k->frames_.set_reclaim([kp = k.get()] { kp->drop_idle_pmaps(); });
     k->vfs_ = std::make_unique<fs::Vfs>(fs::Tmpfs::create(k->frames_));
     k->anon_vfs_ = std::make_unique<fs::Vfs>(fs::Tmpfs::create(k->frames_), 0, "anon");
     // Leave room for page tables and the vkernel's own frames: 1/16 of memory.
@@ -296,10 +298,29 @@ std::string Kernel::stats_report() const {
     const KernelStats& s = stats_;
     return fmt::format("vkernel: {} VM exits: {} syscalls, {} page faults, {} other exceptions, "
                        "{} interrupts; {} special-register loads, {} FPU switches, "
-                       "{} shadow page-table flushes",
+                       "{} shadow page-table flushes, {} idle page tables dropped",
                        s.syscalls + s.page_faults + s.exceptions + s.interrupts, s.syscalls,
                        s.page_faults, s.exceptions, s.interrupts, loads, s.fpu_switches,
-                       frames_.shadow_flushes());
+                       frames_.shadow_flushes(), s.pmap_drops);
+}
+
+void Kernel::drop_idle_pmaps() {
+    // Not the caller's own space (it may be mid-way through a page-table
+    // edit), nor one a vCPU is running: while we hold the kernel lock no
+    // vCPU can enter the guest, so in_guest is stable.
+    const Task* self = current_task();
+    const Mm* busy = self && self->process ? self->process->mm.get() : nullptr;
+    std::vector<const Mm*> running;
+    for (const auto& c : cpus_)
+        if (c->in_guest.load(std::memory_order_acquire) && c->current && c->current->process)
+            running.push_back(c->current->process->mm.get());
+    for (const auto& [pid, p] : processes_) {
+        Mm* mm = p->mm.get();
+        if (!mm || mm == busy || std::find(running.begin(), running.end(), mm) != running.end())
+            continue;
+        mm->space().drop_all();
+        ++stats_.pmap_drops;
+    }
 }
 
 void Kernel::switch_fpu(Cpu& cpu, Task& t) {

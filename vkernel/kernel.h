@@ -58,6 +58,7 @@ struct KernelStats {
     u64 exceptions = 0;   // other CPU exceptions
     u64 interrupts = 0;   // preemption kicks and other interrupted runs
     u64 fpu_switches = 0; // FPU state saved and loaded through vCPU ioctls
+    u64 pmap_drops = 0;   // page tables of idle processes dropped for memory
 };
 
 // One vCPU and the host thread that runs it.
@@ -113,6 +114,10 @@ public:
     // Kernel lock held. procfs resolves /proc/self with it.
     Task* current_task() const;
     const KernelStats& stats() const { return stats_; }
+    // Out of frames: drops the page tables of every process that is not in
+    // guest mode and not the caller's (they are a cache, refilled by
+    // faults). Called by the frame allocator with the kernel lock held.
+    void drop_idle_pmaps();
     // One line per kind of cost, for --stats; after run() has returned.
     std::string stats_report() const;
     // The XSAVE components guest threads have and their image size (the

@@ -198,5 +198,24 @@ TEST(FrameAllocator, WithoutQuarantineTableFramesAreFreedAtOnce) {
     EXPECT_EQ(a.quarantined(), 0u);
 }
 
+TEST(FrameAllocator, ReclaimRunsBeforeEnomem) {
+    PhysMemory mem = make(4 * kPageSize);
+    FrameAllocator a(mem);
+    std::vector<PhysAddr> got;
+    while (auto p = a.alloc_uninit()) got.push_back(*p);
+    ASSERT_EQ(got.size(), 4u);
+    int calls = 0;
+    a.set_reclaim([&] {
+        ++calls;
+        if (calls == 1) a.unref(got[2]);  // the first reclaim frees one frame
+    });
+    auto p = a.alloc_uninit();
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(*p, got[2]);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(a.alloc_uninit().error(), Errno{ENOMEM}) << "a reclaim that frees nothing";
+    EXPECT_EQ(calls, 2);
+}
+
 }  // namespace
 }  // namespace vk::pmap
