@@ -185,7 +185,7 @@ bool Mm::chargeable(const Region& r) {
     return r.shared ? !r.object->has_file() : (r.prot & kProtWrite) != 0;
 }
 
-Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
+Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine, bool copy_ahead) {
     auto space = VK_TRY(vmspace::VmSpace::create(machine));
     u64 pages = 0;
     for (const auto& [start, r] : regions_)
@@ -196,6 +196,23 @@ Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
     child->brk = brk;
     child->mmap_base = mmap_base;
     child->stack_top = stack_top;
+
+    // Under shadow paging (PVM) making a writable page read-only costs a
+    // flush of that frame, and the next write to a shared page a COW fault,
+    // a VM exit, on either side: far more than copying the page. A small
+    // process (few pages present in its private writable regions: stack,
+    // data, heap) keeps its pages writable, and the child gets copies of
+    // them at once.
+    std::vector<u64> hot;
+    copy_ahead = copy_ahead && machine.is_pvm();
+    for (auto it = regions_.begin(); copy_ahead && it != regions_.end(); ++it) {
+        const Region& r = it->second;
+        if (r.shared || !(r.prot & kProtWrite)) continue;
+        space_->visit(r.start, r.end, [&](u64 va, pmap::PteInfo) { hot.push_back(va); });
+        if (hot.size() > kForkCopyAhead) copy_ahead = false;
+    }
+    if (!copy_ahead) hot.clear();
+
     // One object may back several regions (after splits): copy it once.
     std::unordered_map<const VmObject*, std::shared_ptr<VmObject>> copies;
     for (const auto& [start, r] : regions_) {
@@ -207,20 +224,44 @@ Result<std::shared_ptr<Mm>> Mm::fork(vmspace::Machine& machine) {
             if (!copy) copy = r.object->cow_copy();
             c.object = copy;
             // Our writable pages must fault on the next write to copy.
-            if (r.prot & kProtWrite) space_->protect(r.start, r.end, pmap_prot(r.prot & ~kProtWrite));
+            if ((r.prot & kProtWrite) && !copy_ahead)
+                space_->protect(r.start, r.end, pmap_prot(r.prot & ~kProtWrite));
         }
         child->note_file(c);
         child->regions_.emplace(start, std::move(c));
     }
+    // The copies: the child's object takes its own frame for each hot page,
+    // which leaves ours with one owner again. A page that cannot be copied
+    // (out of memory) is shared read-only as usual.
+    std::unordered_map<u64, pmap::PhysAddr> copied;
+    for (const u64 va : hot) {
+        const Region* r = child->find(va);
+        const u64 index = (r->offset + (va - r->start)) / kPageSize;
+        if (auto pa = r->object->make_private(index))
+            copied.emplace(va, pa.value());
+        else
+            space_->protect(va, va + kPageSize, pmap_prot(r->prot & ~kProtWrite));
+    }
     // The child starts with our translations (writable private pages now
-    // read-only in both), as Linux copies page tables at fork: every page
-    // it would otherwise fault in again costs a VM exit. The child's objects
-    // hold the same frames, so the entries agree with what its faults would
-    // map. A failure only leaves the child to fault.
+    // read-only in both, or its own copies), as Linux copies page tables at
+    // fork: every page it would otherwise fault in again costs a VM exit.
+    // The child's objects hold the same frames, so the entries agree with
+    // what its faults would map. A failure only leaves the child to fault.
     bool full = false;
     for (const auto& [start, r] : regions_) {
+        const bool cow = !r.shared && (r.prot & kProtWrite);
         space_->visit(r.start, r.end, [&](u64 va, pmap::PteInfo pte) {
-            if (!full && !child->space_->enter(va, pte.frame, pte.prot)) full = true;
+            if (full) return;
+            if (cow && copy_ahead) {
+                auto it = copied.find(va);
+                if (it != copied.end()) {
+                    pte.frame = it->second;
+                    pte.prot = pmap_prot(r.prot);
+                } else {
+                    pte.prot &= ~pmap::kProtWrite;
+                }
+            }
+            if (!child->space_->enter(va, pte.frame, pte.prot)) full = true;
         });
     }
     return child;

@@ -166,8 +166,12 @@ public:
     static Result<std::unique_ptr<Mm>> create(vmspace::Machine& machine, CommitCharge* commit);
     // The child's memory for fork: shared regions keep their objects, private
     // ones get copy-on-write copies, and this Mm's writable private pages
-    // become read-only so that either side's first write copies.
-    Result<std::shared_ptr<Mm>> fork(vmspace::Machine& machine);
+    // become read-only so that either side's first write copies. On
+    // shadow-paging KVM, when `copy_ahead` (no other thread can write our
+    // pages meanwhile) and at most kForkCopyAhead pages of private writable
+    // regions are mapped, the child gets its own copies of those instead and
+    // ours stay as they are.
+    Result<std::shared_ptr<Mm>> fork(vmspace::Machine& machine, bool copy_ahead);
     ~Mm();
 
     vmspace::VmSpace& space() { return *space_; }
@@ -206,6 +210,7 @@ public:
     u64 stack_top = 0;
 
     static constexpr u64 kFaultAround = 16;
+    static constexpr std::size_t kForkCopyAhead = 64;
     static constexpr u64 kUserMin = 0x1'0000;          // mmap_min_addr
     static constexpr u64 kUserTop = 0x7fff'ffff'f000ULL;  // as Linux's TASK_SIZE
 

@@ -74,7 +74,7 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
         if (f & kCloneVm) {
             np->mm = pp->mm;
         } else {
-            auto mm = pp->mm->fork(*machine_);
+            auto mm = pp->mm->fork(*machine_, pp->threads.size() == 1);
             if (!mm) return Unexpected{mm.release_error()};
             np->mm = std::move(mm.value());
             // Both sides write the stack under the fork at once: copy that

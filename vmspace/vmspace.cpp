@@ -19,7 +19,16 @@ Result<std::unique_ptr<VmSpace>> VmSpace::create(Machine& machine) {
         new VmSpace(machine, std::move(table), g_next_space_id.fetch_add(1)));
 }
 
-VmSpace::~VmSpace() { drop_all(); }
+VmSpace::~VmSpace() {
+    // On PVM a dead space's stale shadow entries need no flush frame by
+    // frame: its table frames, root included, wait in the allocator's
+    // quarantine until KVM has forgotten every shadow page, so nothing can
+    // reach those entries again (DESIGN.md, "This machine's KVM").
+    if (machine_.is_pvm())
+        table_.drop_all();
+    else
+        drop_all();
+}
 
 void VmSpace::invalidate(const PteInfo& old) {
     if (machine_.is_pvm())
