@@ -30,6 +30,9 @@ constexpr u64 kLowerHalfEnd = 0x0000'8000'0000'0000ULL;    // first non-canonica
 constexpr u64 kUpperHalfStart = 0xffff'8000'0000'0000ULL;  // first upper-half address
 constexpr u64 kSignExtension = 0xffff'0000'0000'0000ULL;
 constexpr u64 kLinearEnd = u64{1} << 48;  // end of the space the four levels index
+// A user table's own slot of the upper half (PML4 510), in linear form.
+constexpr u64 kPrivateLo = u64{kPrivateUpperSlot} << 39;
+constexpr u64 kPrivateHi = kPrivateLo + (u64{1} << 39);
 
 constexpr u32 kProtAll = kProtRead | kProtWrite | kProtExec | kProtUser;
 constexpr u32 kProtAccess = kProtRead | kProtWrite | kProtExec;
@@ -101,6 +104,8 @@ Result<PageTable> PageTable::create_user(FrameAllocator& frames, const PageTable
     PageTable table(frames, root, true);
     constexpr u64 kFirstShared = kEntries / 2;
     // SAFETY: both roots are whole table frames of 512 entries.
+    // The template leaves the users' private slot empty.
+    VK_ASSERT(kernel.entries(kernel.root_)[kPrivateUpperSlot] == 0);
     const u64* from = kernel.entries(kernel.root_) + kFirstShared;
     u64* to = table.entries(root) + kFirstShared;
     // The new root is not reachable by any vCPU yet: plain copies suffice.
@@ -146,7 +151,9 @@ Result<void> PageTable::enter(u64 va, PhysAddr frame, u32 prot, const PteVisitor
     VK_ASSERT(frames_ != nullptr);
     check_prot(prot);
     VK_ASSERT((frame & ~kPteAddr) == 0);
-    if (!page_aligned(va) || !canonical(va) || (user_ && va >= kLowerHalfEnd)) return err(EINVAL);
+    if (!page_aligned(va) || !canonical(va)) return err(EINVAL);
+    if (user_ && va >= kLowerHalfEnd && (linear_endpoint(va) < kPrivateLo || linear_endpoint(va) >= kPrivateHi))
+        return err(EINVAL);
 
     PhysAddr table = root_;
     for (int level = kRootLevel; level > 0; --level) {
@@ -206,6 +213,7 @@ void PageTable::drop_all(const PteVisitor& removed) {
     if (frames_ == nullptr) return;  // moved from
     walk(root_, kRootLevel, 0, 0, user_ ? kLowerHalfEnd : kLinearEnd,
          Walk{Walk::kDrop, 0, removed});
+    if (user_) walk(root_, kRootLevel, 0, kPrivateLo, kPrivateHi, Walk{Walk::kDrop, 0, removed});
 }
 
 std::optional<PteInfo> PageTable::extract(u64 va) const {

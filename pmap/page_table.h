@@ -36,7 +36,9 @@ using PteVisitor = std::function<void(u64 va, PteInfo old)>;
 //
 // An address space is a PageTable made with create_user(): its upper half
 // (PML4 slots 256..511) is shared, read-only to this class, with the kernel
-// template's tables, and remove/protect/drop_all never touch it. Leaf entries
+// template's tables, and remove/protect/drop_all never touch it, except
+// slot kPrivateUpperSlot, which the template leaves empty and each user table
+// owns (enter and drop_all reach it; remove and protect do not). Leaf entries
 // do not hold frame references; the caller keeps a frame alive while mapped.
 // Page-table frames are owned by this object, freed when empty and on
 // destruction. Not thread safe: the owner (an address space) serializes calls.
@@ -45,6 +47,8 @@ using PteVisitor = std::function<void(u64 va, PteInfo old)>;
 // user roots point at the template's upper-half PDPTs, the template keeps
 // those PDPTs when they become empty (only drop_all and the destructor free
 // them); every other table is freed as soon as it is empty.
+inline constexpr unsigned kPrivateUpperSlot = 510;  // 0xffff'ff00'0000'0000
+
 class PageTable {
 public:
     // A page table covering all 48 bits (used for the kernel template).

@@ -86,7 +86,7 @@ Result<long> sys_rt_sigprocmask(Task& task, const SyscallArgs& a) {
         set = VK_TRY(copy_in(task.mm(), UserPtr<u64>(a[1])));
         if (how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK) return err(EINVAL);
     }
-    if (a[2]) VK_TRY(copy_out(task.mm(), UserPtr<u64>(a[2]), task.sigmask));
+    const u64 old = task.sigmask;
     if (a[1]) {
         switch (how) {
         case SIG_BLOCK: task.sigmask |= set; break;
@@ -95,6 +95,8 @@ Result<long> sys_rt_sigprocmask(Task& task, const SyscallArgs& a) {
         }
         task.sigmask &= ~kUnblockable;
     }
+    // As Linux: a bad oset is EFAULT after the mask has changed.
+    if (a[2]) VK_TRY(copy_out(task.mm(), UserPtr<u64>(a[2]), old));
     return 0;
 }
 

@@ -49,6 +49,9 @@ void usage(FILE* out) {
         "      --strace          print each guest syscall to stderr\n"
         "      --stats           at exit, print to stderr how many VM exits of each kind\n"
         "                        the guest caused\n"
+        "      --no-fast-syscalls  make every guest syscall exit to the vkernel (on PVM\n"
+        "                        rt_sigprocmask, gettid and getpid are otherwise\n"
+        "                        answered inside the guest; --strace implies this)\n"
         "      --hostname NAME   the guest's host name (uname -n; default vkernel)\n"
         "  -h, --help            show this help\n"
         "      --version         show the version\n",
@@ -175,13 +178,14 @@ int main(int argc, char** argv) {
     vk::KernelOptions opts;
     std::vector<std::string> env;
     std::string initrd;
-    enum { kOptStrace = 256, kOptVersion, kOptDebug, kOptBind, kOptHostname, kOptStats };
+    enum { kOptStrace = 256, kOptVersion, kOptDebug, kOptBind, kOptHostname, kOptStats, kOptNoFast };
     static const option long_opts[] = {
         {"memory", required_argument, nullptr, 'm'},
         {"cpus", required_argument, nullptr, 'n'},
         {"env", required_argument, nullptr, 'e'},
         {"strace", no_argument, nullptr, kOptStrace},
         {"stats", no_argument, nullptr, kOptStats},
+        {"no-fast-syscalls", no_argument, nullptr, kOptNoFast},
         {"hostname", required_argument, nullptr, kOptHostname},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, kOptVersion},
@@ -221,6 +225,7 @@ int main(int argc, char** argv) {
         case 'i': initrd = optarg; break;
         case kOptStrace: opts.strace = true; break;
         case kOptStats: opts.stats = true; break;
+        case kOptNoFast: opts.fast_syscalls = false; break;
         case kOptHostname:
             if (!*optarg || std::strlen(optarg) > 64) {
                 vk::log_error("bad --hostname '{}': give 1 to 64 characters", optarg);

@@ -50,6 +50,7 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
     // Leave room for page tables and the vkernel's own frames: 1/16 of memory.
     const u64 total = k->frames_.total_frames();
     k->commit_.limit = total - total / 16 - std::min<u64>(total / 4, 256);
+    k->machine_->request_fast_syscalls(opts.fast_syscalls && !opts.strace);
     for (unsigned i = 0; i < std::max(1u, opts.cpus); i++) {
         auto cpu = std::make_unique<Cpu>();
         cpu->id = i;
@@ -323,6 +324,36 @@ void Kernel::drop_idle_pmaps() {
     }
 }
 
+bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
+    vmspace::FastSlot* s = space.fast_slot(cpu.id);
+    if (!s) return true;
+    // Only a kernel page dropped with the page tables needs a frame; without
+    // one the thread cannot run (its fast syscalls would fault).
+    if (!space.ensure_kernel_page()) {
+        kill_by_signal(t, SIGKILL, " (out of guest memory for its kernel page)");
+        return false;
+    }
+    s->mask = t.sigmask;
+    s->pending = t.pending | t.process->shared_pending;
+    s->tid = static_cast<u64>(t.tid);
+    s->pid = static_cast<u64>(t.process->pid);
+    return true;
+}
+
+void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
+    const vmspace::FastSlot* s = space.fast_slot(cpu.id);
+    if (!s) return;
+    const u64 before = t.sigmask;
+    t.sigmask = s->mask;
+    // Newly blocked signals pending for the whole process go to a thread
+    // that takes them, as Linux's retarget_shared_pending.
+    Process& p = *t.process;
+    if (p.shared_pending & t.sigmask & ~before) {
+        for (Task* o : p.threads)
+            if (o != &t && (p.shared_pending & ~live_sigmask(*o))) notify_signal(*o);
+    }
+}
+
 void Kernel::switch_fpu(Cpu& cpu, Task& t) {
     if (cpu.fpu_owner == &t) return;
     ++stats_.fpu_switches;
@@ -338,6 +369,7 @@ void Kernel::task_main(Task& t) {
         Cpu& cpu = *t.cpu;
         switch_fpu(cpu, t);
         std::shared_ptr<Mm> mm = t.process->mm;  // alive across the unlocked run
+        if (!fast_enter(t, cpu, mm->space())) continue;
         cpu.in_guest.store(true, std::memory_order_release);
         kmu_.unlock();
         const auto t0 = Clock::now();
@@ -345,6 +377,7 @@ void Kernel::task_main(Task& t) {
         const auto t1 = Clock::now();
         kmu_.lock();
         cpu.in_guest.store(false, std::memory_order_release);
+        fast_leave(t, cpu, mm->space());
         // Guest time is user time; the handling below is system time.
         t.process->utime_ns += static_cast<u64>((t1 - t0).count());
         if (!trap) {

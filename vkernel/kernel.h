@@ -43,6 +43,10 @@ struct KernelOptions {
     u64 memory = 256ULL << 20;  // -m
     unsigned cpus = 1;          // -n
     bool strace = false;        // --strace
+    // Answer rt_sigprocmask, gettid and getpid in the guest where the KVM
+    // allows it (PVM; vmspace/fast_syscall.h). Off with --strace, which
+    // must see every call, and with --no-fast-syscalls.
+    bool fast_syscalls = true;
     // --bind HOSTDIR:GUESTDIR: host directories shown read-only (hostfs).
     std::vector<std::pair<std::string, std::string>> binds;
     std::string hostname = "vkernel";  // --hostname; sethostname(2) changes it
@@ -191,6 +195,13 @@ public:
     void send_signal(Process& p, int sig, const KSigInfo& info);
     void send_signal_to_task(Task& t, int sig, const KSigInfo& info);
     bool signal_pending(const Task& t) const;
+    // A thread's blocked signals: while it runs guest code with fast
+    // syscalls they live in its vCPU's slot (vmspace/fast_syscall.h).
+    u64 live_sigmask(const Task& t) const;
+    // Tells the slots of `p`'s threads in guest mode what is now pending.
+    void refresh_fast_pending(Process& p);
+    // Makes a thread notice a signal: interrupts its sleep or its guest code.
+    void notify_signal(Task& t);
     // A synchronous signal from a CPU fault: it cannot be blocked or ignored
     // (Linux's force_sig_info).
     void force_signal(Task& t, int sig, const KSigInfo& info);
@@ -210,6 +221,9 @@ private:
     void task_main(Task& t);
     void ticker_loop();
     void switch_fpu(Cpu& cpu, Task& t);
+    // The thread's slot before and after a run (fast syscalls).
+    bool fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space);
+    void fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space);
     void dispatch_syscall(Task& task);
     void handle_fault(Task& task, const vmspace::Trap& trap);
     void handle_exception(Task& task, const vmspace::Trap& trap);

@@ -54,12 +54,35 @@ bool Kernel::signal_pending(const Task& t) const {
     return (pend & ~t.sigmask) || (pend & sigbit(SIGKILL));
 }
 
-// Makes a thread notice a signal: interrupt its sleep or its guest code.
-static void notify(Kernel& k, Task& t) {
+void Kernel::notify_signal(Task& t) {
     if (t.state == TaskState::kBlocked)
-        k.wake(t, WakeReason::kInterrupted);
+        wake(t, WakeReason::kInterrupted);
     else if (t.state == TaskState::kRunning && t.cpu && t.cpu->current == &t)
         t.cpu->vcpu->kick();
+}
+
+namespace {
+
+// The slot of a thread running guest code with fast syscalls, else null.
+// in_guest changes only under the kernel lock, which we hold.
+vmspace::FastSlot* live_slot(const Task& t) {
+    if (t.state != TaskState::kRunning || !t.cpu || t.cpu->current != &t ||
+        !t.cpu->in_guest.load(std::memory_order_acquire))
+        return nullptr;
+    return t.process->mm->space().fast_slot(t.cpu->id);
+}
+
+}  // namespace
+
+u64 Kernel::live_sigmask(const Task& t) const {
+    if (const vmspace::FastSlot* s = live_slot(t)) return __atomic_load_n(&s->mask, __ATOMIC_ACQUIRE);
+    return t.sigmask;
+}
+
+void Kernel::refresh_fast_pending(Process& p) {
+    for (Task* t : p.threads)
+        if (vmspace::FastSlot* s = live_slot(*t))
+            __atomic_store_n(&s->pending, t->pending | p.shared_pending, __ATOMIC_SEQ_CST);
 }
 
 // SIGCHLD (unless SA_NOCLDSTOP) and a wakeup for a parent in wait: its child
@@ -100,10 +123,11 @@ void Kernel::send_signal(Process& p, int sig, const KSigInfo& info) {
     if (kStopMask & sigbit(sig)) p.shared_q.drop(p.shared_pending, SIGCONT);
     if (ignored(p, sig) && sig != SIGKILL) return;
     if (!p.shared_q.add(p.shared_pending, sig, info)) return;  // merged
+    refresh_fast_pending(p);  // before any kick: the guest side must see it
     // Wake one thread that does not block it (all, for SIGKILL).
     for (Task* t : p.threads) {
-        if (sig == SIGKILL || !(t->sigmask & sigbit(sig))) {
-            notify(*this, *t);
+        if (sig == SIGKILL || !(live_sigmask(*t) & sigbit(sig))) {
+            notify_signal(*t);
             if (sig != SIGKILL) break;
         }
     }
@@ -118,7 +142,8 @@ void Kernel::send_signal_to_task(Task& t, int sig, const KSigInfo& info) {
     }
     if (ignored(p, sig)) return;
     if (!t.pending_q.add(t.pending, sig, info)) return;
-    if (!(t.sigmask & sigbit(sig))) notify(*this, t);
+    refresh_fast_pending(p);
+    if (!(live_sigmask(t) & sigbit(sig))) notify_signal(t);
 }
 
 void Kernel::force_signal(Task& t, int sig, const KSigInfo& info) {

@@ -20,6 +20,7 @@ inline constexpr u64 kVcpuAreaSize = 0x1'0000;
 inline constexpr u64 kAreaGdt = 0x0000;
 inline constexpr u64 kAreaTss = 0x1000;
 inline constexpr u64 kTssPages = 3;
+inline constexpr u64 kAreaFastSyscall = 0x4000;  // this vCPU's fast syscall page (PVM)
 inline constexpr u64 kAreaStack = 0x8000;
 inline constexpr u64 kStackPages = 2;
 inline constexpr unsigned kMaxVcpus = 64;
@@ -38,6 +39,7 @@ inline constexpr u16 kTssSel = 0x40;
 // I/O ports the trampolines use to leave the guest.
 inline constexpr u16 kSyscallPort = 0xe0;
 inline constexpr u16 kExceptionPort = 0xe1;
+// kFastDonePort (fast_syscall.h) is 0xe2.
 
 // Offsets of instructions inside the stubs (see trampoline.cpp).
 inline constexpr u64 kStubSize = 16;

@@ -61,6 +61,11 @@ public:
     // Also puts freed page-table frames in quarantine (FrameAllocator).
     void set_pvm(bool v);
 
+    // Asks for guest-side answers to a few syscalls (fast_syscall.h); they
+    // exist only on PVM. Set before the first vCPU and the first VmSpace.
+    void request_fast_syscalls(bool v) { fast_requested_ = v; }
+    bool fast_syscalls() const { return fast_requested_ && pvm_; }
+
     // Makes KVM drop every shadow page it keeps (shadow paging, PVM): a
     // one-page memory slot is added and deleted, and deleting a slot makes
     // KVM invalidate all its shadow pages (kvm_mmu_zap_all_fast). Costly:
@@ -89,6 +94,7 @@ private:
     kvm_cpuid2* cpuid_ = nullptr;  // owned, malloc'd (flexible array)
     u64 xcr0_ = 0;
     bool pvm_ = false;
+    bool fast_requested_ = false;
 };
 
 }  // namespace vk::vmspace

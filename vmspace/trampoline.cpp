@@ -1,8 +1,10 @@
 #include "vmspace/trampoline.h"
 
 #include <cstring>
+#include <initializer_list>
 
 #include "base/assert.h"
+#include "vmspace/fast_syscall.h"
 #include "vmspace/layout.h"
 
 namespace vk::vmspace {
@@ -96,9 +98,12 @@ void write_tss(std::byte* pages[], u64 rsp0) {
     *at(102) = std::byte(iomap & 0xff);
     *at(103) = std::byte(iomap >> 8);
     for (u64 i = 0; i <= 8192; i++) *at(104 + i) = std::byte{0xff};
-    // Clear the bit of kSyscallPort: ring 3 may `out` to it and nothing else.
-    std::byte* b = at(104 + kSyscallPort / 8);
-    *b &= std::byte(~(1u << (kSyscallPort % 8)));
+    // Clear the bits of kSyscallPort and kFastDonePort: ring 3 may `out` to
+    // them and nothing else.
+    for (const u16 port : {kSyscallPort, kFastDonePort}) {
+        std::byte* b = at(104 + port / 8);
+        *b &= std::byte(~(1u << (port % 8)));
+    }
 }
 
 }  // namespace vk::vmspace

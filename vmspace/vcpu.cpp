@@ -8,10 +8,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 
+#include "base/assert.h"
 #include "base/log.h"
 #include "vmspace/kvm_abi.h"
 #include "vmspace/layout.h"
+#include "vmspace/fast_syscall.h"
 #include "vmspace/trampoline.h"
 
 namespace vk::vmspace {
@@ -171,11 +174,40 @@ Result<void, HostError> Vcpu::setup() {
     // SAFETY: KVM_SET_SREGS reads a kvm_sregs.
     if (::ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) return host_err("KVM_SET_SREGS");
 
+    // PVM answers this MSR with its signature; on other KVMs it does not exist.
+    abi::WithEntries<abi::MsrsHeader, kvm_msr_entry, 1> probe;
+    probe.hdr.nmsrs = 1;
+    probe.entries[0].index = kMsrPvmLinearAddressRange;
+    // SAFETY: KVM_GET_MSRS fills the entries following the header.
+    if (::ioctl(fd_.get(), abi::kGetMsrs, &probe) == 1 && probe.entries[0].data == 0x4d5650)
+        machine_.set_pvm(true);
+
+    // Under PVM, LSTAR may point at this vCPU's own fast syscall page.
+    u64 lstar = kSyscallPageVa;
+    if (machine_.fast_syscalls() && id_ < kFastSlots) {
+        const FastSyscallLayout& l = vk_fast_syscall_layout;
+        VK_ASSERT(l.size <= kPageSize);
+        const pmap::PhysAddr f = VK_TRY(alloc());
+        std::byte* page = mem.host(f);
+        std::memset(page, 0xcc, kPageSize);
+        std::memcpy(page, vk_fast_syscall_code, l.size);
+        const u64 slot = kKernelPageVa + u64{id_} * sizeof(FastSlot);
+        for (const u64 off : {l.patch_stash, l.patch_base}) {
+            u64 imm;
+            std::memcpy(&imm, page + off, 8);
+            imm += slot;
+            std::memcpy(page + off, &imm, 8);
+        }
+        fast_va_ = base + kAreaFastSyscall;
+        VK_TRY(map(fast_va_, f, pmap::kProtRead | pmap::kProtExec | pmap::kProtUser));
+        lstar = fast_va_;
+    }
+
     // syscall: LSTAR to the trampoline; sysret returns to 0x33/0x2b.
     abi::WithEntries<abi::MsrsHeader, kvm_msr_entry, 5> msrs;
     const std::pair<u32, u64> values[] = {
         {kMsrStar, (u64{kUserCs32 - 3} << 48) | (u64{kKernelCs} << 32)},
-        {kMsrLstar, kSyscallPageVa},
+        {kMsrLstar, lstar},
         {kMsrCstar, kSyscallPageVa},
         {kMsrSfmask, 0x4'7700},  // TF DF IF IOPL NT AC, as Linux
         {kMsrKernelGsBase, 0},
@@ -188,13 +220,6 @@ Result<void, HostError> Vcpu::setup() {
     // SAFETY: KVM_SET_MSRS reads nmsrs entries following the header.
     if (::ioctl(fd_.get(), abi::kSetMsrs, &msrs) != 5) return host_err("KVM_SET_MSRS", EINVAL);
 
-    // PVM answers this MSR with its signature; on other KVMs it does not exist.
-    abi::WithEntries<abi::MsrsHeader, kvm_msr_entry, 1> probe;
-    probe.hdr.nmsrs = 1;
-    probe.entries[0].index = kMsrPvmLinearAddressRange;
-    // SAFETY: KVM_GET_MSRS fills the entries following the header.
-    if (::ioctl(fd_.get(), abi::kGetMsrs, &probe) == 1 && probe.entries[0].data == 0x4d5650)
-        machine_.set_pvm(true);
     machine_.set_xsave_layout(probe_xsave_layout(machine_));
 
     if (machine_.xcr0()) {
@@ -317,6 +342,30 @@ void Vcpu::load_full(VmSpace& space, const UserRegs& u) {
     loaded_gs_ = u.gs_base;
 }
 
+Vcpu::FastStop Vcpu::fast_stop(u64 rip) const {
+    const FastSyscallLayout& l = vk_fast_syscall_layout;
+    if (!fast_va_ || rip < fast_va_ || rip - fast_va_ >= l.size) return FastStop::kOutside;
+    const u64 off = rip - fast_va_;
+    if (off < l.fast) return FastStop::kEntry;
+    if (off < l.prologue_end) return FastStop::kResume;
+    return off < l.done ? FastStop::kRedo : FastStop::kDone;
+}
+
+void Vcpu::leave_fast_page(FastStop where, const FastSlot& slot, UserRegs& regs) const {
+    if (where == FastStop::kDone) {
+        const u64 off = regs.rip - fast_va_;
+        if (off <= vk_fast_syscall_layout.result) regs.rax = regs.r8;
+    }
+    // rax holds the call's number (kRedo) or its result (kDone); rsp was
+    // never touched; the rest comes back from the stash.
+    regs.r8 = slot.r8;
+    regs.r9 = slot.r9;
+    regs.r11 = slot.r11;
+    regs.rcx = slot.rcx;
+    regs.rip = slot.rcx;
+    regs.rflags = slot.r11;
+}
+
 Result<void, HostError> Vcpu::complete_pending_io() {
     // KVM finishes an I/O exit (and writes an `in`'s result into rax) at the
     // start of the next KVM_RUN; with immediate_exit it does only that.
@@ -389,11 +438,22 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
             // end every later KVM_RUN at once: take it now, as QEMU does.
             eat_kicks();
             if (!user_mode) continue;  // inside a stub: finish the trap first
+            const FastStop where = fast_stop(r.rip);
+            if (where == FastStop::kResume) continue;  // a few instructions from a decision
             save_gprs(regs);
             regs.rsp = r.rsp;
             regs.rip = r.rip;
             regs.rflags = r.rflags;
             stop_ = Stop::kUser;
+            if (where == FastStop::kEntry) {
+                // PVM notices a kick as a `syscall` enters the page: the
+                // thread is back on its `syscall`, which it makes again.
+                regs.rip = r.rcx - 2;
+                regs.rflags = r.r11;
+            } else if (where != FastStop::kOutside) {
+                leave_fast_page(where, *space.fast_slot(id_), regs);
+                if (where == FastStop::kRedo) return Trap{TrapKind::kSyscall};
+            }
             return Trap{TrapKind::kInterrupted};
         }
         run->kvm_dirty_regs = 0;
@@ -412,6 +472,17 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
                 }
                 return Trap{TrapKind::kSyscall};
             }
+            if (run->io.port == kFastDonePort && run->io.direction == KVM_EXIT_IO_OUT &&
+                user_mode && fast_stop(r.rip) == FastStop::kDone) {
+                // A fast call is done (result in r8) and a signal is pending.
+                save_gprs(regs);
+                regs.rsp = r.rsp;
+                regs.rip = r.rip;
+                regs.rax = r.r8;  // past `result`: leave_fast_page keeps rax
+                leave_fast_page(FastStop::kDone, *space.fast_slot(id_), regs);
+                stop_ = Stop::kSyscallUser;
+                return Trap{TrapKind::kInterrupted};
+            }
             if (run->io.port == kExceptionPort && run->io.direction == KVM_EXIT_IO_OUT &&
                 !user_mode) {
                 u64 f[7];  // vector, error code, rip, cs, rflags, rsp, ss
@@ -427,6 +498,22 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
                 regs.rflags = f[4];
                 regs.rsp = f[5];
                 stop_ = Stop::kException;
+                if (const FastStop where = fast_stop(f[2]); where != FastStop::kOutside) {
+                    // Only the user pointers of a call not yet made can fault
+                    // in the fast syscall page: the host makes the call.
+                    if (where != FastStop::kRedo && where != FastStop::kEntry)
+                        return host_err(fmt::format("exception {} in the fast syscall page at "
+                                                    "{:#x} (vkernel bug)",
+                                                    f[0], f[2]),
+                                        EFAULT);
+                    if (where == FastStop::kEntry) {
+                        regs.rip = regs.rcx;  // the host makes the call
+                        regs.rflags = regs.r11;
+                    } else {
+                        leave_fast_page(where, *space.fast_slot(id_), regs);
+                    }
+                    return Trap{TrapKind::kSyscall};
+                }
                 Trap t;
                 t.vector = static_cast<u8>(f[0]);
                 t.error_code = f[1];

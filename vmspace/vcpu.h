@@ -77,6 +77,12 @@ private:
     void load_full(VmSpace& space, const UserRegs& regs);
     void load_gprs(const UserRegs& regs);
     void save_gprs(UserRegs& regs) const;
+    // Where in the fast syscall page a stop at `rip` falls.
+    enum class FastStop { kOutside, kEntry, kResume, kRedo, kDone };
+    FastStop fast_stop(u64 rip) const;
+    // Rewrites `regs`, stopped inside the fast syscall page, as the thread
+    // at its `syscall` (kRedo) or just after it, the call done (kDone).
+    void leave_fast_page(FastStop where, const FastSlot& slot, UserRegs& regs) const;
     kvm_run* run_area() const { return static_cast<kvm_run*>(run_map_.get()); }
     u64 area_va() const;
 
@@ -93,6 +99,7 @@ private:
     u64 loaded_fs_ = 0, loaded_gs_ = 0;
     bool syscall_user_ = false;
     u64 full_loads_ = 0;
+    u64 fast_va_ = 0;  // this vCPU's fast syscall page, 0 without (fast_syscall.h)
 };
 
 }  // namespace vk::vmspace

@@ -15,8 +15,24 @@ std::atomic<u64> g_next_space_id{1};
 
 Result<std::unique_ptr<VmSpace>> VmSpace::create(Machine& machine) {
     auto table = VK_TRY(pmap::PageTable::create_user(machine.frames(), machine.kernel_table()));
-    return std::unique_ptr<VmSpace>(
-        new VmSpace(machine, std::move(table), g_next_space_id.fetch_add(1)));
+    std::unique_ptr<VmSpace> s(new VmSpace(machine, std::move(table), g_next_space_id.fetch_add(1)));
+    if (machine.fast_syscalls()) {
+        // Zeroed: no thread's slot says anything until the kernel fills it.
+        s->kernel_page_ = VK_TRY(machine.frames().alloc());
+        VK_TRY(s->ensure_kernel_page());
+    }
+    return s;
+}
+
+Result<void> VmSpace::map_kernel_page() {
+    // Guest-writable: the fast syscall page runs in ring 3 under PVM.
+    return table_.enter(kKernelPageVa, *kernel_page_, pmap::kProtRead | pmap::kProtWrite | pmap::kProtUser);
+}
+
+FastSlot* VmSpace::fast_slot(unsigned vcpu) const {
+    if (!kernel_page_ || vcpu >= kFastSlots) return nullptr;
+    // SAFETY: the kernel page is a whole frame we own; slot `vcpu` lies inside it.
+    return reinterpret_cast<FastSlot*>(machine_.memory().host(*kernel_page_)) + vcpu;
 }
 
 VmSpace::~VmSpace() {
@@ -28,6 +44,7 @@ VmSpace::~VmSpace() {
         table_.drop_all();
     else
         drop_all();
+    if (kernel_page_) machine_.frames().unref(*kernel_page_);
 }
 
 void VmSpace::invalidate(const PteInfo& old) {
@@ -93,9 +110,19 @@ void VmSpace::protect(u64 start, u64 end, u32 prot, const pmap::PteVisitor& chan
 void VmSpace::drop_all(const pmap::PteVisitor& removed) {
     table_.drop_all([&](u64 v, PteInfo old) {
         invalidate(old);
-        if (removed) removed(v, old);
+        if (removed && v != kKernelPageVa) removed(v, old);
     });
     flush_invalidated();
+    // Mapped again before the next run (ensure_kernel_page): this may be
+    // the allocator's reclaim, which must not allocate.
+    kernel_page_mapped_ = false;
+}
+
+Result<void> VmSpace::ensure_kernel_page() {
+    if (!kernel_page_ || kernel_page_mapped_) return {};
+    VK_TRY(map_kernel_page());
+    kernel_page_mapped_ = true;
+    return {};
 }
 
 u64 VmSpace::copy(u64 va, void* buf, u64 len, bool to_guest, u32 need) const {

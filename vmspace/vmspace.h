@@ -8,6 +8,7 @@
 #include "base/result.h"
 #include "base/types.h"
 #include "pmap/page_table.h"
+#include "vmspace/fast_syscall.h"
 #include "vmspace/machine.h"
 
 namespace vk::vmspace {
@@ -55,6 +56,13 @@ public:
     u64 id() const { return id_; }
     Machine& machine() const { return machine_; }
     u64 table_frames() const { return table_.table_frames(); }
+    // vCPU `vcpu`'s slot in this space's kernel page (fast_syscall.h), or
+    // null when the machine answers no syscalls in the guest.
+    FastSlot* fast_slot(unsigned vcpu) const;
+    // Maps the kernel page again after drop_all(); the owner calls it before
+    // each run() (the fast syscall page must not fault on it). ENOMEM.
+    Result<void> ensure_kernel_page();
+
     // Bumped when a live mapping was downgraded on a KVM whose TLB needs a
     // CR3 reload; a vCPU that loaded an older generation reloads before running.
     u64 tlb_generation() const { return tlb_gen_.load(std::memory_order_acquire); }
@@ -66,12 +74,15 @@ private:
     void invalidate(const pmap::PteInfo& old);
     void flush_invalidated();
     u64 copy(u64 va, void* buf, u64 len, bool to_guest, u32 need) const;
+    Result<void> map_kernel_page();
 
     Machine& machine_;
     pmap::PageTable table_;
     u64 id_;
     std::atomic<u64> tlb_gen_{0};
     std::vector<pmap::PhysAddr> stale_;  // frames whose host mapping must be dropped (PVM)
+    std::optional<pmap::PhysAddr> kernel_page_;  // fast_syscall.h; owned
+    bool kernel_page_mapped_ = false;
 };
 
 }  // namespace vk::vmspace

@@ -1,0 +1,159 @@
+/* The fast syscall page (PVM only; see fast_syscall.h and DESIGN.md, "This
+ * machine's KVM"). Data, not host code: Vcpu::setup copies these bytes into
+ * a guest page per vCPU, adds the vCPU's slot address to the two immediates
+ * listed in vk_fast_syscall_layout, and points LSTAR at it. Under PVM a
+ * guest `syscall` lands here in ring 3 with the user's registers, the return
+ * address in rcx and the flags in r11; nothing here touches the user's stack.
+ *
+ * rt_sigprocmask, gettid and getpid are answered from the process's kernel
+ * page slot; everything else leaves through `out` to the syscall port as
+ * the plain trampoline does. The host copes with an exit at any instruction
+ * (an interrupt, a fault on a user pointer) by where it stopped:
+ *   before fast: back to the user's `syscall` (PVM takes kicks at the entry);
+ *   before prologue_end: resume, nothing has happened yet;
+ *   before done: redo the call in the host (rax still holds its number);
+ *   from done on: the call is done, the result is in r8 up to `result`. */
+
+#define TASK_SIZE 0x7ffffffff000
+#define SLOT_MASK 0
+#define SLOT_PENDING 8
+#define SLOT_TID 16
+#define SLOT_PID 24
+#define SLOT_RCX 32
+#define SLOT_R11 40
+#define SLOT_R8 48
+#define SLOT_R9 56
+
+#define SYSCALL_PORT 0xe0
+#define FAST_DONE_PORT 0xe2
+
+    .section .rodata
+    .balign 64
+    .globl vk_fast_syscall_code
+vk_fast_syscall_code:
+    cmpl $14, %eax          /* rt_sigprocmask */
+    je .Lfast
+    cmpl $186, %eax         /* gettid */
+    je .Lfast
+    cmpl $39, %eax          /* getpid */
+    je .Lfast
+    outb %al, $SYSCALL_PORT
+    sysretq                 /* not reached under PVM: the host returns to rcx */
+
+.Lfast:
+    /* Stash rcx, r11, r8, r9 in the slot; rcx becomes the slot's address.
+     * xchg and mov leave the flags alone. */
+    xchgq %rax, %rcx
+.Lpatch_stash:
+    movabsq %rax, SLOT_RCX
+.Lpatch_base:
+    movabsq $0, %rax
+    xchgq %rax, %rcx
+    movq %r11, SLOT_R11(%rcx)
+    movq %r8, SLOT_R8(%rcx)
+    movq %r9, SLOT_R9(%rcx)
+.Lprologue_end:
+    cmpl $14, %eax
+    je .Lsigprocmask
+    cmpl $186, %eax
+    je .Lgettid
+    movq SLOT_PID(%rcx), %r8
+    jmp .Ldone
+.Lgettid:
+    movq SLOT_TID(%rcx), %r8
+    jmp .Ldone
+
+.Lredo:
+    /* Not ours to answer (bad arguments, a signal to deliver): hand the
+     * call to the host exactly as it was made. */
+    movq SLOT_R8(%rcx), %r8
+    movq SLOT_R9(%rcx), %r9
+    movq SLOT_R11(%rcx), %r11
+    movq SLOT_RCX(%rcx), %rcx
+    outb %al, $SYSCALL_PORT
+    sysretq
+
+.Lsigprocmask:
+    /* rt_sigprocmask(how = edi, set = rsi, oset = rdx, sigsetsize = r10) */
+    cmpq $8, %r10
+    jne .Lredo
+    /* Pointers at or above TASK_SIZE are the host's to refuse (EFAULT):
+     * the stub itself could reach the kernel page. */
+    movabsq $TASK_SIZE, %r11
+    cmpq %r11, %rsi
+    jae .Lredo
+    cmpq %r11, %rdx
+    jae .Lredo
+    movq SLOT_MASK(%rcx), %r8   /* old */
+    movq %r8, %r9               /* new */
+    testq %rsi, %rsi
+    jz 2f
+    movq (%rsi), %r11           /* may fault: the host redoes the call */
+    cmpl $1, %edi
+    je .Lunblock
+    ja 1f
+    orq %r11, %r9               /* SIG_BLOCK */
+    jmp 2f
+.Lunblock:
+    notq %r11                   /* SIG_UNBLOCK */
+    andq %r11, %r9
+    jmp 2f
+1:  cmpl $2, %edi
+    jne .Lredo                  /* EINVAL, from the host */
+    movq %r11, %r9              /* SIG_SETMASK */
+2:  andq $-0x40101, %r9         /* SIGKILL (bit 8) and SIGSTOP (bit 18) stay unblocked */
+    testq %rdx, %rdx
+    jz 3f
+    movq %r8, (%rdx)            /* *oset; may fault; the host writes the same */
+3:  movq %r9, %r11
+    notq %r11
+    andq SLOT_PENDING(%rcx), %r11
+    jnz .Lredo                  /* a pending signal gets unblocked: the host delivers it */
+    xorl %r8d, %r8d             /* result 0 */
+    xchgq %r9, SLOT_MASK(%rcx)  /* the commit (locked: ordered before the check below) */
+.Ldone:
+    /* A signal posted while we ran: leave with the call done. */
+    movq SLOT_MASK(%rcx), %rax
+    notq %rax
+    andq SLOT_PENDING(%rcx), %rax
+    jnz .Lsignal
+    /* The user's flags from the stash: DF, then OF, then SF ZF AF PF CF
+     * through sahf. (TF and AC are left cleared, as at syscall entry.) */
+    testl $0x400, SLOT_R11(%rcx)
+    jz 4f
+    std
+    jmp 5f
+4:  cld
+5:  testl $0x800, SLOT_R11(%rcx)
+    jz 6f
+    movb $0x7f, %al
+    addb $1, %al                /* OF = 1 */
+    jmp 7f
+6:  xorl %eax, %eax             /* OF = 0 */
+7:  movb SLOT_R11(%rcx), %ah
+    sahf
+.Lresult:
+    movq %r8, %rax
+    movq SLOT_R8(%rcx), %r8
+    movq SLOT_R9(%rcx), %r9
+    movq SLOT_R11(%rcx), %r11
+    movq SLOT_RCX(%rcx), %rcx
+    jmpq *%rcx
+.Lsignal:
+    outb %al, $FAST_DONE_PORT
+    ud2
+.Lend:
+
+    /* Offsets into the code above, for the host (FastSyscallLayout). */
+    .balign 8
+    .globl vk_fast_syscall_layout
+vk_fast_syscall_layout:
+    .quad .Lend - vk_fast_syscall_code
+    .quad .Lpatch_stash + 2 - vk_fast_syscall_code
+    .quad .Lpatch_base + 2 - vk_fast_syscall_code
+    .quad .Lfast - vk_fast_syscall_code
+    .quad .Lprologue_end - vk_fast_syscall_code
+    .quad .Ldone - vk_fast_syscall_code
+    .quad .Lresult - vk_fast_syscall_code
+
+    .section .note.GNU-stack, "", @progbits
