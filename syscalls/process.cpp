@@ -12,6 +12,7 @@
 #include "syscalls/syscalls.h"
 #include "vkernel/futex.h"
 #include "vkernel/kernel.h"
+#include "vkernel/rseq.h"
 #include "vkernel/signal_delivery.h"
 #include "vkernel/user_memory.h"
 
@@ -313,21 +314,10 @@ Result<long> sys_set_robust_list(Task& task, const SyscallArgs& a) {
 }
 
 Result<long> sys_rseq(Task& task, const SyscallArgs& a) {
-    constexpr u64 kRseqLen = 32;
-    constexpr u64 kUnregister = 1;
-    const u64 addr = a[0], len = a[1], flags = a[2];
-    if (flags & kUnregister) {
-        if (task.rseq != addr) return err(EINVAL);
-        task.rseq = 0;
-        return 0;
-    }
-    if (flags) return err(EINVAL);
-    if (task.rseq) return err(task.rseq == addr ? EBUSY : EINVAL);
-    if (len < kRseqLen || (addr & (kRseqLen - 1))) return err(EINVAL);
-    // Threads migrate between vCPUs without the rseq area being updated, so
-    // registration is refused: libc then falls back to getcpu (glibc and
-    // musl both handle ENOSYS).
-    return err(ENOSYS);
+    // rseq(void *area, u32 len, int flags, u32 sig): only the low 32 bits of
+    // the last three count, as in Linux's prototype.
+    return rseq_register(task, a[0], static_cast<u32>(a[1]), static_cast<u32>(a[2]),
+                         static_cast<u32>(a[3]));
 }
 
 Result<long> sys_prctl(Task& task, const SyscallArgs& a) {

@@ -27,6 +27,7 @@ Result<clockid_t> host_clock(u64 id) {
     case CLOCK_REALTIME_COARSE:
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME:
+    case CLOCK_TAI:
         return static_cast<clockid_t>(id);
     case CLOCK_PROCESS_CPUTIME_ID:
     case CLOCK_THREAD_CPUTIME_ID:

@@ -14,8 +14,10 @@
 #include "vkernel/fs/cpio.h"
 #include "vkernel/hostfs.h"
 #include "vkernel/procfs.h"
+#include "vkernel/rseq.h"
 #include "vkernel/signal_delivery.h"
 #include "vkernel/strace.h"
+#include "vkernel/vdso.h"
 
 namespace vk {
 
@@ -57,6 +59,9 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
         cpu->vcpu = VK_TRY(vmspace::Vcpu::create(*k->machine_, i));
         k->cpus_.push_back(std::move(cpu));
     }
+    std::vector<vmspace::Vcpu*> vcpus;  // the vDSO reads their TSCs before any runs
+    for (auto& c : k->cpus_) vcpus.push_back(c->vcpu.get());
+    k->vdso_ = Vdso::create(*k->machine_, vcpus);
     return k;
 }
 
@@ -211,6 +216,7 @@ Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::
     Process* p = proc.get();
     processes_.emplace(pid, std::move(proc));
     tasks_.emplace(pid, std::move(task));
+    if (vdso_) vdso_->start(*this);  // clock parameters before the first exec
     auto img = load_image(*machine_, *vfs_, path, argv, envp, *p, &commit_);
     if (!img) {
         processes_.clear();
@@ -276,6 +282,7 @@ void Kernel::cpu_loop(Cpu& cpu) {
         t->cpu = &cpu;
         cpu.current = t;
         t->fiber->resume();
+        t->rseq.note_switch();  // it left the vCPU: rseq is seen to on its return
         cpu.current = nullptr;
         if (t->fiber->finished()) release_task(t);
     }
@@ -366,6 +373,7 @@ void Kernel::task_main(Task& t) {
     for (;;) {
         deliver_signals(t);
         if (t.exiting) break;
+        if (t.rseq.resume && !rseq_resume(t)) continue;  // rseq ids, section abort
         Cpu& cpu = *t.cpu;
         switch_fpu(cpu, t);
         std::shared_ptr<Mm> mm = t.process->mm;  // alive across the unlocked run

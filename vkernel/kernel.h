@@ -32,6 +32,7 @@
 #include "vkernel/loader.h"
 #include "vkernel/syscall_table.h"
 #include "vkernel/task.h"
+#include "vkernel/vdso.h"
 #include "vmspace/machine.h"
 #include "vmspace/vcpu.h"
 
@@ -243,6 +244,7 @@ private:
     pmap::FrameAllocator frames_;
     std::unique_ptr<vmspace::Machine> machine_;
     std::vector<std::unique_ptr<Cpu>> cpus_;
+    std::unique_ptr<Vdso> vdso_;  // null if it could not be set up: no process gets one
     KernelStats stats_;
     std::unique_ptr<fs::Vfs> vfs_;
     std::unique_ptr<fs::Vfs> anon_vfs_;

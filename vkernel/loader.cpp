@@ -11,9 +11,11 @@
 #include "base/assert.h"
 #include "vkernel/fs/file.h"
 #include "vkernel/fs/vfs.h"
+#include "vkernel/rseq.h"
 #include "vkernel/signal_frame.h"
 #include "vkernel/elf.h"
 #include "vkernel/user_memory.h"
+#include "vkernel/vdso.h"
 
 namespace vk {
 
@@ -27,7 +29,9 @@ enum : u64 {
     AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
     AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14,
     AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25,
-    AT_HWCAP2 = 26, AT_EXECFN = 31, AT_MINSIGSTKSZ = 51,
+    AT_HWCAP2 = 26, AT_RSEQ_FEATURE_SIZE = 27, AT_RSEQ_ALIGN = 28, AT_EXECFN = 31,
+    AT_MINSIGSTKSZ = 51,
+    AT_SYSINFO_EHDR = 33,
 };
 
 // Reads the program `path` through the VFS, as execve(2) opens it: the path
@@ -213,6 +217,14 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
     (void)mm->map(std::move(st));
     mm->stack_top = top;
     mm->mmap_base = top - kStackSize - (1ULL << 30);  // a gap below the stack, as Linux keeps
+    // The vDSO, at the top of the mmap area ([vvar] then [vdso]); without
+    // one (no frames for it at start) libc just makes the syscalls.
+    u64 vdso_at = 0;
+    if (Vdso* vdso = Vdso::of(machine)) {
+        auto at = vdso->map_into(*mm);
+        if (!at) return Unexpected{ExecError{1, "out of guest memory mapping the vDSO", ENOMEM}};
+        vdso_at = at.value();
+    }
 
     // Strings first, at the very top, then the vectors below them.
     u64 total = path.size() + 1;
@@ -262,6 +274,9 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
         {AT_PLATFORM, platform_at},
         {AT_EXECFN, execfn},
         {AT_MINSIGSTKSZ, min_signal_stack_size(machine.xsave_layout().size)},
+        {AT_RSEQ_FEATURE_SIZE, kRseqFeatureSize},
+        {AT_RSEQ_ALIGN, kRseqAlign},
+        {AT_SYSINFO_EHDR, vdso_at},  // left out when 0
         {AT_NULL, 0},
     };
     std::vector<u64> words;
@@ -271,6 +286,7 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
     words.insert(words.end(), env_ptrs.begin(), env_ptrs.end());
     words.push_back(0);
     for (const auto& kv : aux) {
+        if (kv[0] == AT_SYSINFO_EHDR && kv[1] == 0) continue;
         words.push_back(kv[0]);
         words.push_back(kv[1]);
     }

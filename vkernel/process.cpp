@@ -103,6 +103,7 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
     t->fpu = parent.fpu;
     t->sigmask = parent.sigmask;
     t->comm = parent.comm;
+    t->rseq = rseq_fork(parent.rseq, (f & kCloneVm) != 0);
     if (!((f & kCloneVm) && !(f & kCloneVfork))) {
         t->altstack_sp = parent.altstack_sp;
         t->altstack_size = parent.altstack_size;
@@ -170,7 +171,7 @@ Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::str
     p.sighand = std::move(sh);
     t.altstack_sp = t.altstack_size = 0;
     t.altstack_flags = 0;
-    t.rseq = 0;
+    t.rseq = RseqState{};  // exec starts unregistered
     t.clear_child_tid = 0;
     // Close-on-exec descriptors go; a shared table is unshared first, as Linux does.
     if (p.fds.use_count() > 1) p.fds = std::shared_ptr<fs::FdTable>(p.fds->clone());

@@ -350,9 +350,12 @@ std::string proc_maps(Kernel& k, const Process& p) {
         // at the time of reading, as Linux's show_map_vma).
         const u64 dev = r.file ? r.file->inode().dev() : 0;
         const u64 ino = r.file ? r.file->inode().ino() : 0;
+        // [vvar] is one frame all processes share, but Linux shows its
+        // special mapping as private.
+        const bool shows_shared = r.shared && r.name != "[vvar]";
         appendf(line, "%08lx-%08lx %c%c%c%c %08lx %02x:%02x %lu", r.start, r.end,
                 r.prot & kProtRead ? 'r' : '-', r.prot & kProtWrite ? 'w' : '-',
-                r.prot & kProtExec ? 'x' : '-', r.shared ? 's' : 'p', r.file ? r.offset : 0,
+                r.prot & kProtExec ? 'x' : '-', shows_shared ? 's' : 'p', r.file ? r.offset : 0,
                 major(dev), minor(dev), ino);
         const std::string name = r.file ? file_name(k, *r.file, reader_root(k)) : r.name;
         if (!name.empty()) {

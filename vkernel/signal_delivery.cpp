@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "vkernel/kernel.h"
+#include "vkernel/rseq.h"
 #include "vkernel/signal_frame.h"
 #include "vkernel/user_memory.h"
 
@@ -72,6 +73,7 @@ void fix_restart(Task& t, const SigAction* handler) {
 }
 
 bool setup_signal_frame(Task& t, int sig, const KSigInfo& info, const SigAction& act) {
+    if (!rseq_signal_deliver(t, sig)) return false;  // the frame must hold abort_ip
     SignalDelivery d;
     d.sig = sig;
     d.info = info;

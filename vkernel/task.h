@@ -18,6 +18,7 @@
 #include "vkernel/fs/fd_table.h"
 #include "vkernel/fs/fs_context.h"
 #include "vkernel/mm.h"
+#include "vkernel/rseq.h"
 #include "vkernel/signal_frame.h"
 #include "vkernel/wait_queue.h"
 #include "vmspace/trap.h"
@@ -175,7 +176,7 @@ public:
 
     u64 clear_child_tid = 0;
     u64 robust_list = 0, robust_len = 0;
-    u64 rseq = 0;
+    RseqState rseq;  // rseq(2) registration (vkernel/rseq.h)
     std::string comm;  // prctl(PR_SET_NAME)
     bool exiting = false;  // leave at the next return to the trap loop
     int exit_code = 0;     // exit(2)'s argument

@@ -283,6 +283,15 @@ Result<void, HostError> Vcpu::load_fpu(const FpuState& in) {
     return {};
 }
 
+Result<u64, HostError> Vcpu::read_msr(u32 index) const {
+    abi::WithEntries<abi::MsrsHeader, kvm_msr_entry, 1> msrs;
+    msrs.hdr.nmsrs = 1;
+    msrs.entries[0].index = index;
+    // SAFETY: KVM_GET_MSRS fills the nmsrs entries following the header.
+    if (::ioctl(fd_.get(), abi::kGetMsrs, &msrs) != 1) return host_err("KVM_GET_MSRS", EINVAL);
+    return msrs.entries[0].data;
+}
+
 void Vcpu::init_fpu(FpuState& out) {
     std::memset(&out, 0, sizeof out);
     // The legacy FXSAVE area: FCW at byte 0, MXCSR at byte 24; XSTATE_BV at

@@ -46,6 +46,11 @@ public:
     Result<void, HostError> load_fpu(const FpuState& in);
     // The state of a fresh thread (FCW 0x37f, MXCSR 0x1f80), as Linux starts one.
     static void init_fpu(FpuState& out);
+    // The vCPU's model-specific register `index` (KVM_GET_MSRS), e.g. its
+    // TSC (0x10) for the vDSO's calibration. Any thread; it waits for a
+    // run() in progress on another thread to return, so call it while the
+    // vCPU is not running guest code.
+    Result<u64, HostError> read_msr(u32 index) const;
 
     unsigned id() const { return id_; }
     // How many times run() wrote the special registers (CR3, segments, FS/GS
