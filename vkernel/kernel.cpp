@@ -334,10 +334,10 @@ void Kernel::drop_idle_pmaps() {
 bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
     vmspace::FastSlot* s = space.fast_slot(cpu.id);
     if (!s) return true;
-    // Only a kernel page dropped with the page tables needs a frame; without
+    // Only fast pages dropped with the page tables needs a frame; without
     // one the thread cannot run (its fast syscalls would fault).
-    if (!space.ensure_kernel_page()) {
-        kill_by_signal(t, SIGKILL, " (out of guest memory for its kernel page)");
+    if (!space.ensure_fast_pages()) {
+        kill_by_signal(t, SIGKILL, " (out of guest memory for its fast syscall pages)");
         return false;
     }
     s->mask = t.sigmask;
@@ -361,10 +361,16 @@ void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
     }
 }
 
+const vmspace::VmSpace* Kernel::fpu_space(const Task& t) {
+    // Where a thread's FPU state passes on a fast-syscall vCPU: its
+    // process's space (a process being torn down has none).
+    return t.process && t.process->mm ? &t.process->mm->space() : nullptr;
+}
+
 void Kernel::switch_fpu(Cpu& cpu, Task& t) {
     if (cpu.fpu_owner == &t) return;
     ++stats_.fpu_switches;
-    if (cpu.fpu_owner) (void)cpu.vcpu->save_fpu(cpu.fpu_owner->fpu);
+    if (cpu.fpu_owner) (void)cpu.vcpu->save_fpu(cpu.fpu_owner->fpu, fpu_space(*cpu.fpu_owner));
     (void)cpu.vcpu->load_fpu(t.fpu);
     cpu.fpu_owner = &t;
 }
@@ -434,7 +440,7 @@ void Kernel::task_main(Task& t) {
 void Kernel::yield(Task& t) {
     Cpu& cpu = *t.cpu;
     if (cpus_.size() > 1 && cpu.fpu_owner == &t) {
-        (void)cpu.vcpu->save_fpu(t.fpu);
+        (void)cpu.vcpu->save_fpu(t.fpu, fpu_space(t));
         cpu.fpu_owner = nullptr;
     }
     t.state = TaskState::kRunnable;
@@ -458,7 +464,7 @@ WakeReason Kernel::sleep(Task& t, WaitQueue* wq, std::optional<Clock::time_point
     Cpu& cpu = *t.cpu;
     if (cpus_.size() > 1 && cpu.fpu_owner == &t) {
         // Another vCPU may run this task next: its FPU state must be in memory.
-        (void)cpu.vcpu->save_fpu(t.fpu);
+        (void)cpu.vcpu->save_fpu(t.fpu, fpu_space(t));
         cpu.fpu_owner = nullptr;
     }
     const auto t0 = Clock::now();

@@ -222,6 +222,7 @@ private:
     void task_main(Task& t);
     void ticker_loop();
     void switch_fpu(Cpu& cpu, Task& t);
+    static const vmspace::VmSpace* fpu_space(const Task& t);
     // The thread's slot before and after a run (fast syscalls).
     bool fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space);
     void fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space);

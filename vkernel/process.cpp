@@ -99,7 +99,7 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
         if (a.tls >= 0x0000'8000'0000'0000ULL) return err(EPERM);
         t->regs.fs_base = a.tls;
     }
-    if (parent.cpu && parent.cpu->fpu_owner == &parent) (void)parent.cpu->vcpu->save_fpu(parent.fpu);
+    if (parent.cpu && parent.cpu->fpu_owner == &parent) (void)parent.cpu->vcpu->save_fpu(parent.fpu, &parent.process->mm->space());
     t->fpu = parent.fpu;
     t->sigmask = parent.sigmask;
     t->comm = parent.comm;

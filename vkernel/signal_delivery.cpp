@@ -36,7 +36,7 @@ void set_altstack(Task& t, const AltStack& a) {
 // make the vCPU reload from memory before the thread next runs.
 vmspace::Vcpu::FpuState& fpu_in_memory(Task& t) {
     if (t.cpu && t.cpu->fpu_owner == &t) {
-        (void)t.cpu->vcpu->save_fpu(t.fpu);
+        (void)t.cpu->vcpu->save_fpu(t.fpu, &t.process->mm->space());
         t.cpu->fpu_owner = nullptr;
     }
     return t.fpu;

@@ -1,15 +1,16 @@
 /* The fast syscall page (PVM only; see fast_syscall.h and DESIGN.md, "This
- * machine's KVM"). Data, not host code: Vcpu::setup copies these bytes into
- * a guest page per vCPU, adds the vCPU's slot address to the two immediates
- * listed in vk_fast_syscall_layout, and points LSTAR at it. Under PVM a
- * guest `syscall` lands here in ring 3 with the user's registers, the return
- * address in rcx and the flags in r11; nothing here touches the user's stack.
+ * machine's KVM"). Data, not host code: the Machine copies these bytes into
+ * one guest frame, which every address space maps once per vCPU, each time
+ * followed by that vCPU's data page (slot and XSAVE area, reached
+ * rip-relative); LSTAR points at it. Under PVM a guest `syscall` lands here
+ * in ring 3 with the user's registers, the return address in rcx and the
+ * flags in r11; nothing here touches the user's stack.
  *
  * rt_sigprocmask, gettid and getpid are answered from the process's kernel
  * page slot; everything else leaves through `out` to the syscall port as
  * the plain trampoline does. The host copes with an exit at any instruction
  * (an interrupt, a fault on a user pointer) by where it stopped:
- *   before fast: back to the user's `syscall` (PVM takes kicks at the entry);
+ *   before slow: back to the user's `syscall` (PVM takes kicks at the entry);
  *   before prologue_end: resume, nothing has happened yet;
  *   before done: redo the call in the host (rax still holds its number);
  *   from done on: the call is done, the result is in r8 up to `result`. */
@@ -23,6 +24,14 @@
 #define SLOT_R11 40
 #define SLOT_R8 48
 #define SLOT_R9 56
+#define SLOT_RAX 64
+#define SLOT_RDX 72
+#define SLOT_FPU_SAVED 88
+#define SLOT_XFEATURES 96
+#define AREA 128
+
+/* This vCPU's data page (slot, then XSAVE area) is the page after the code. */
+#define DATA(off) (vk_fast_syscall_code + 0x1000 + (off))(%rip)
 
 #define SYSCALL_PORT 0xe0
 #define FAST_DONE_PORT 0xe2
@@ -37,21 +46,29 @@ vk_fast_syscall_code:
     je .Lfast
     cmpl $39, %eax          /* getpid */
     je .Lfast
+.Lslow:
+    /* Any other call exits. The FPU state goes to the area on the way, so
+     * that a thread switch needs no KVM_GET_XSAVE (DATA(SLOT_FPU_SAVED)
+     * says it is there; the host clears it before each entry). */
+    movq %rax, DATA(SLOT_RAX)
+    movq %rdx, DATA(SLOT_RDX)
+    movl DATA(SLOT_XFEATURES), %eax
+    movl DATA(SLOT_XFEATURES + 4), %edx
+    xsave64 DATA(AREA)
+    movq $1, DATA(SLOT_FPU_SAVED)
+    movq DATA(SLOT_RAX), %rax
+    movq DATA(SLOT_RDX), %rdx
     outb %al, $SYSCALL_PORT
     sysretq                 /* not reached under PVM: the host returns to rcx */
 
 .Lfast:
     /* Stash rcx, r11, r8, r9 in the slot; rcx becomes the slot's address.
-     * xchg and mov leave the flags alone. */
-    xchgq %rax, %rcx
-.Lpatch_stash:
-    movabsq %rax, SLOT_RCX
-.Lpatch_base:
-    movabsq $0, %rax
-    xchgq %rax, %rcx
-    movq %r11, SLOT_R11(%rcx)
-    movq %r8, SLOT_R8(%rcx)
-    movq %r9, SLOT_R9(%rcx)
+     * mov and lea leave the flags alone. */
+    movq %rcx, DATA(SLOT_RCX)
+    movq %r11, DATA(SLOT_R11)
+    movq %r8, DATA(SLOT_R8)
+    movq %r9, DATA(SLOT_R9)
+    leaq DATA(0), %rcx
 .Lprologue_end:
     cmpl $14, %eax
     je .Lsigprocmask
@@ -142,6 +159,7 @@ vk_fast_syscall_code:
 .Lsignal:
     outb %al, $FAST_DONE_PORT
     ud2
+
 .Lend:
 
     /* Offsets into the code above, for the host (FastSyscallLayout). */
@@ -149,9 +167,7 @@ vk_fast_syscall_code:
     .globl vk_fast_syscall_layout
 vk_fast_syscall_layout:
     .quad .Lend - vk_fast_syscall_code
-    .quad .Lpatch_stash + 2 - vk_fast_syscall_code
-    .quad .Lpatch_base + 2 - vk_fast_syscall_code
-    .quad .Lfast - vk_fast_syscall_code
+    .quad .Lslow - vk_fast_syscall_code
     .quad .Lprologue_end - vk_fast_syscall_code
     .quad .Ldone - vk_fast_syscall_code
     .quad .Lresult - vk_fast_syscall_code

@@ -1,25 +1,30 @@
 #pragma once
 
-// Syscalls answered in the guest, without a VM exit (PVM only).
+// Syscalls answered in the guest, without a VM exit, and FPU state saved
+// without a vCPU ioctl (PVM only).
 //
 // On PVM every exit costs ~28 us, and a few syscalls need nothing the guest
-// cannot see: rt_sigprocmask, gettid, getpid. Each vCPU's LSTAR then points
-// at its own copy of the fast syscall page (fast_syscall.S), which answers
-// those from the running thread's slot in its address space's kernel page
-// and sends every other call out as the plain trampoline does.
+// cannot see: rt_sigprocmask, gettid, getpid. Each vCPU's LSTAR points at
+// the fast syscall page (fast_syscall.S), which answers those from the
+// running thread's slot and sends every other call out as the plain
+// trampoline does, saving the FPU state (XSAVE) into the vCPU's area on the
+// way, so that switching threads after a syscall takes the outgoing state
+// from there instead of KVM_GET_XSAVE (~5-15 us). The other direction stays
+// KVM_SET_XSAVE: an entry with RIP in the upper half (a restore stub was
+// tried) made PVM report the next user page fault at the stub's address.
 //
-// The kernel page is one page per VmSpace at kKernelPageVa, in the upper
-// half slot each user page table owns (pmap::kPrivateUpperSlot), readable and
-// writable by the guest's user mode as the PVM stub runs there (like the
-// syscall trampoline page): it holds only the process's own threads' masks,
-// ids and the stub's stash, never another process's. Slot i belongs to
-// vCPU i: the kernel writes it before each run of a thread (its signal mask,
-// its pending signals, its ids) and reads the mask back after.
+// Layout, in the upper-half PML4 slot each user page table owns
+// (pmap::kPrivateUpperSlot): for vCPU i, at kFastBaseVa + i * kFastBlock,
+// one code page (the same frame in every space, read-only and executable by
+// the guest's user mode, where the PVM stub runs) and one data page of this
+// space (read-write for the same reason): the slot, then the XSAVE area.
+// They hold only this process's threads' state.
 //
-// After any exit, Vcpu::run looks at where the stub was stopped (the layout
-// below) and reports the call as not yet made (a kSyscall trap: the host
-// does it) or as done (kInterrupted, result in rax), never as a stop inside
-// the stub.
+// The kernel writes the slot before each run of a thread (its signal mask,
+// its pending signals, its ids) and reads the mask back after. After any
+// exit, Vcpu::run looks at where the stub was stopped (the layout below) and
+// reports the call as not yet made (a kSyscall trap: the host does it) or as
+// done (kInterrupted, result in rax), never as a stop inside the stub.
 
 #include <cstddef>
 
@@ -27,9 +32,11 @@
 
 namespace vk::vmspace {
 
-inline constexpr u64 kKernelPageVa = 0xffff'ff00'0000'0000ULL;
+inline constexpr u64 kFastBaseVa = 0xffff'ff00'0000'0000ULL;
+inline constexpr u64 kFastBlock = 0x2000;  // code page, data page
+inline constexpr unsigned kFastSlots = 32;  // vCPUs with a fast path
 
-// One vCPU's slot in the kernel page (fast_syscall.S's SLOT_* offsets).
+// The start of one vCPU's data page (fast_syscall.S's SLOT_* offsets).
 struct FastSlot {
     u64 mask;     // the running thread's blocked signals (bit n-1: signal n)
     u64 pending;  // its pending signals, thread and process
@@ -39,16 +46,20 @@ struct FastSlot {
     u64 r11;      // user flags
     u64 r8;
     u64 r9;
+    u64 rax;      // the stash around XSAVE on the way out
+    u64 rdx;
+    u64 unused0;
+    u64 fpu_saved;   // 1: the area holds the state at the last syscall exit
+    u64 xfeatures;   // the XSAVE components saved
+    u64 unused[3];
 };
-static_assert(sizeof(FastSlot) == 64);
-inline constexpr unsigned kFastSlots = 4096 / sizeof(FastSlot);
+static_assert(sizeof(FastSlot) == 128);
+inline constexpr u64 kFastAreaOffset = 128;  // the XSAVE area in the data page (64-aligned)
 
 // fast_syscall.S's code and the offsets the host needs in it.
 struct FastSyscallLayout {
-    u64 size;         // bytes of code
-    u64 patch_stash;  // imm64 fields to which the slot's address is added
-    u64 patch_base;
-    u64 fast;          // before: rcx and r11 as `syscall` left them
+    u64 size;          // bytes of code
+    u64 slow;          // before: rcx and r11 as `syscall` left them
     u64 prologue_end;  // before: nothing done yet
     u64 done;          // before: the call is not made; from here on it is
     u64 result;        // up to here the result is in r8, then in rax

@@ -20,7 +20,6 @@ inline constexpr u64 kVcpuAreaSize = 0x1'0000;
 inline constexpr u64 kAreaGdt = 0x0000;
 inline constexpr u64 kAreaTss = 0x1000;
 inline constexpr u64 kTssPages = 3;
-inline constexpr u64 kAreaFastSyscall = 0x4000;  // this vCPU's fast syscall page (PVM)
 inline constexpr u64 kAreaStack = 0x8000;
 inline constexpr u64 kStackPages = 2;
 inline constexpr unsigned kMaxVcpus = 64;

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/assert.h"
 #include "base/log.h"
+#include "vmspace/fast_syscall.h"
 #include "vmspace/kvm_abi.h"
 #include "vmspace/layout.h"
 #include "vmspace/trampoline.h"
@@ -138,6 +140,27 @@ Result<void, HostError> Machine::build_shared() {
     VK_TRY(map(kStubsVa, stubs, kProtRead | kProtExec));
     VK_TRY(map(kSyscallPageVa, sys, kProtRead | kProtExec | kProtUser));
     return {};
+}
+
+Result<void, HostError> Machine::add_fast_vcpu(unsigned id) {
+    VK_ASSERT(id == fast_vcpus_ && id < kFastSlots);
+    if (fast_vcpus_ == 0) {
+        const FastSyscallLayout& l = vk_fast_syscall_layout;
+        VK_ASSERT(l.size <= kPageSize);
+        auto f = frames_.alloc();
+        if (!f) return host_err("allocating the fast syscall page", ENOMEM);
+        owned_frames_.push_back(f.value());
+        std::byte* page = mem_.host(f.value());
+        std::memset(page, 0xcc, kPageSize);  // int3 beyond the code
+        std::memcpy(page, vk_fast_syscall_code, l.size);
+        fast_code_ = f.value();
+    }
+    ++fast_vcpus_;
+    return {};
+}
+
+bool Machine::fast_fpu() const {
+    return fast_syscalls() && xsave_.size <= kPageSize - kFastAreaOffset;
 }
 
 void Machine::set_pvm(bool v) {

@@ -65,6 +65,15 @@ public:
     // exist only on PVM. Set before the first vCPU and the first VmSpace.
     void request_fast_syscalls(bool v) { fast_requested_ = v; }
     bool fast_syscalls() const { return fast_requested_ && pvm_; }
+    // vCPU `id` uses the fast syscall page; the first call makes the page's
+    // frame. Vcpu::setup calls it; ids come in order. ENOMEM.
+    Result<void, HostError> add_fast_vcpu(unsigned id);
+    // How many vCPUs (0..n-1) have the fast path; every VmSpace maps a code
+    // page and a data page for each.
+    unsigned fast_vcpus() const { return fast_vcpus_; }
+    pmap::PhysAddr fast_code_frame() const { return fast_code_; }
+    // Whether FPU images fit the data page's area: switches go through it.
+    bool fast_fpu() const;
 
     // Makes KVM drop every shadow page it keeps (shadow paging, PVM): a
     // one-page memory slot is added and deleted, and deleting a slot makes
@@ -95,6 +104,8 @@ private:
     u64 xcr0_ = 0;
     bool pvm_ = false;
     bool fast_requested_ = false;
+    unsigned fast_vcpus_ = 0;
+    pmap::PhysAddr fast_code_ = 0;
 };
 
 }  // namespace vk::vmspace

@@ -185,21 +185,9 @@ Result<void, HostError> Vcpu::setup() {
     // Under PVM, LSTAR may point at this vCPU's own fast syscall page.
     u64 lstar = kSyscallPageVa;
     if (machine_.fast_syscalls() && id_ < kFastSlots) {
-        const FastSyscallLayout& l = vk_fast_syscall_layout;
-        VK_ASSERT(l.size <= kPageSize);
-        const pmap::PhysAddr f = VK_TRY(alloc());
-        std::byte* page = mem.host(f);
-        std::memset(page, 0xcc, kPageSize);
-        std::memcpy(page, vk_fast_syscall_code, l.size);
-        const u64 slot = kKernelPageVa + u64{id_} * sizeof(FastSlot);
-        for (const u64 off : {l.patch_stash, l.patch_base}) {
-            u64 imm;
-            std::memcpy(&imm, page + off, 8);
-            imm += slot;
-            std::memcpy(page + off, &imm, 8);
-        }
-        fast_va_ = base + kAreaFastSyscall;
-        VK_TRY(map(fast_va_, f, pmap::kProtRead | pmap::kProtExec | pmap::kProtUser));
+        // Every address space maps the page there (VmSpace::create).
+        VK_TRY(machine_.add_fast_vcpu(id_));
+        fast_va_ = kFastBaseVa + u64{id_} * kFastBlock;
         lstar = fast_va_;
     }
 
@@ -270,8 +258,17 @@ Result<void, HostError> Vcpu::prepare_thread() {
     return {};
 }
 
-Result<void, HostError> Vcpu::save_fpu(FpuState& out) const {
+Result<void, HostError> Vcpu::save_fpu(FpuState& out, const VmSpace* space) const {
     static_assert(sizeof(FpuState) == sizeof(abi::Xsave));
+    if (space && machine_.fast_fpu()) {
+        // The stub saved it on the way out of the last syscall, and no guest
+        // code has run since (the flag is cleared before every entry).
+        const FastSlot* slot = space->fast_slot(id_);
+        if (slot && slot->fpu_saved) {
+            std::memcpy(out.region, space->fast_area(id_), machine_.xsave_layout().size);
+            return {};
+        }
+    }
     // SAFETY: KVM_GET_XSAVE fills the 4 KiB area.
     if (::ioctl(fd_.get(), abi::kGetXsave, out.region) < 0) return host_err("KVM_GET_XSAVE");
     return {};
@@ -355,7 +352,7 @@ Vcpu::FastStop Vcpu::fast_stop(u64 rip) const {
     const FastSyscallLayout& l = vk_fast_syscall_layout;
     if (!fast_va_ || rip < fast_va_ || rip - fast_va_ >= l.size) return FastStop::kOutside;
     const u64 off = rip - fast_va_;
-    if (off < l.fast) return FastStop::kEntry;
+    if (off < l.slow) return FastStop::kEntry;
     if (off < l.prologue_end) return FastStop::kResume;
     return off < l.done ? FastStop::kRedo : FastStop::kDone;
 }
@@ -434,6 +431,11 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
         }
     }
     if (full) load_full(space, regs);
+    if (fast_va_) {
+        FastSlot* slot = space.fast_slot(id_);
+        VK_ASSERT(slot != nullptr);  // every space maps the fast pages of every fast vCPU
+        slot->fpu_saved = 0;         // guest code runs from here on
+    }
 
     for (;;) {
         // SAFETY: KVM_RUN takes no argument; state travels through the run area.
@@ -511,9 +513,9 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
                     // Only the user pointers of a call not yet made can fault
                     // in the fast syscall page: the host makes the call.
                     if (where != FastStop::kRedo && where != FastStop::kEntry)
-                        return host_err(fmt::format("exception {} in the fast syscall page at "
-                                                    "{:#x} (vkernel bug)",
-                                                    f[0], f[2]),
+                        return host_err(fmt::format("exception {} (error {:#x}, cr2 {:#x}) in the "
+                                                    "fast syscall page at {:#x} (vkernel bug)",
+                                                    f[0], f[1], s.cr2, f[2]),
                                         EFAULT);
                     if (where == FastStop::kEntry) {
                         regs.rip = regs.rcx;  // the host makes the call

@@ -38,11 +38,14 @@ public:
     void kick();
 
     // A thread's FPU/SSE/AVX state as KVM_GET_XSAVE gives it. Threads that
-    // share a vCPU swap it with save_fpu/load_fpu (each a vCPU ioctl).
+    // share a vCPU swap it with save_fpu/load_fpu, each a vCPU ioctl; on PVM
+    // with fast syscalls, save_fpu copies from `space`'s XSAVE area instead
+    // when the last exit was a syscall (the stub saved the state there;
+    // `space`: that of the thread whose state it is; fast_syscall.h).
     struct FpuState {
         alignas(64) u32 region[1024];
     };
-    Result<void, HostError> save_fpu(FpuState& out) const;
+    Result<void, HostError> save_fpu(FpuState& out, const VmSpace* space) const;
     Result<void, HostError> load_fpu(const FpuState& in);
     // The state of a fresh thread (FCW 0x37f, MXCSR 0x1f80), as Linux starts one.
     static void init_fpu(FpuState& out);

@@ -17,22 +17,42 @@ Result<std::unique_ptr<VmSpace>> VmSpace::create(Machine& machine) {
     auto table = VK_TRY(pmap::PageTable::create_user(machine.frames(), machine.kernel_table()));
     std::unique_ptr<VmSpace> s(new VmSpace(machine, std::move(table), g_next_space_id.fetch_add(1)));
     if (machine.fast_syscalls()) {
-        // Zeroed: no thread's slot says anything until the kernel fills it.
-        s->kernel_page_ = VK_TRY(machine.frames().alloc());
-        VK_TRY(s->ensure_kernel_page());
+        const u64 xfeatures = machine.fast_fpu() ? machine.xsave_layout().features : 0;
+        for (unsigned i = 0; i < machine.fast_vcpus(); i++) {
+            // Zeroed: no thread's slot says anything until the kernel fills it.
+            const pmap::PhysAddr f = VK_TRY(machine.frames().alloc());
+            s->fast_data_.push_back(f);
+            s->fast_slot(i)->xfeatures = xfeatures;
+        }
+        VK_TRY(s->ensure_fast_pages());
     }
     return s;
 }
 
-Result<void> VmSpace::map_kernel_page() {
-    // Guest-writable: the fast syscall page runs in ring 3 under PVM.
-    return table_.enter(kKernelPageVa, *kernel_page_, pmap::kProtRead | pmap::kProtWrite | pmap::kProtUser);
+Result<void> VmSpace::ensure_fast_pages() {
+    if (fast_data_.empty() || fast_mapped_) return {};
+    // Guest-visible in ring 3: the fast syscall page runs there under PVM.
+    for (unsigned i = 0; i < fast_data_.size(); i++) {
+        const u64 va = kFastBaseVa + u64{i} * kFastBlock;
+        VK_TRY(table_.enter(va, machine_.fast_code_frame(),
+                            pmap::kProtRead | pmap::kProtExec | pmap::kProtUser));
+        VK_TRY(table_.enter(va + kPageSize, fast_data_[i],
+                            pmap::kProtRead | pmap::kProtWrite | pmap::kProtUser));
+    }
+    fast_mapped_ = true;
+    return {};
 }
 
 FastSlot* VmSpace::fast_slot(unsigned vcpu) const {
-    if (!kernel_page_ || vcpu >= kFastSlots) return nullptr;
-    // SAFETY: the kernel page is a whole frame we own; slot `vcpu` lies inside it.
-    return reinterpret_cast<FastSlot*>(machine_.memory().host(*kernel_page_)) + vcpu;
+    if (vcpu >= fast_data_.size()) return nullptr;
+    // SAFETY: the data page is a whole frame we own; the slot starts it.
+    return reinterpret_cast<FastSlot*>(machine_.memory().host(fast_data_[vcpu]));
+}
+
+std::byte* VmSpace::fast_area(unsigned vcpu) const {
+    if (vcpu >= fast_data_.size()) return nullptr;
+    // SAFETY: the area lies inside the data page, after the slot.
+    return machine_.memory().host(fast_data_[vcpu]) + kFastAreaOffset;
 }
 
 VmSpace::~VmSpace() {
@@ -44,7 +64,7 @@ VmSpace::~VmSpace() {
         table_.drop_all();
     else
         drop_all();
-    if (kernel_page_) machine_.frames().unref(*kernel_page_);
+    for (const pmap::PhysAddr f : fast_data_) machine_.frames().unref(f);
 }
 
 void VmSpace::invalidate(const PteInfo& old) {
@@ -110,19 +130,12 @@ void VmSpace::protect(u64 start, u64 end, u32 prot, const pmap::PteVisitor& chan
 void VmSpace::drop_all(const pmap::PteVisitor& removed) {
     table_.drop_all([&](u64 v, PteInfo old) {
         invalidate(old);
-        if (removed && v != kKernelPageVa) removed(v, old);
+        if (removed && v < kFastBaseVa) removed(v, old);
     });
     flush_invalidated();
-    // Mapped again before the next run (ensure_kernel_page): this may be
+    // Mapped again before the next run (ensure_fast_pages): this may be
     // the allocator's reclaim, which must not allocate.
-    kernel_page_mapped_ = false;
-}
-
-Result<void> VmSpace::ensure_kernel_page() {
-    if (!kernel_page_ || kernel_page_mapped_) return {};
-    VK_TRY(map_kernel_page());
-    kernel_page_mapped_ = true;
-    return {};
+    fast_mapped_ = false;
 }
 
 u64 VmSpace::copy(u64 va, void* buf, u64 len, bool to_guest, u32 need) const {

@@ -56,12 +56,13 @@ public:
     u64 id() const { return id_; }
     Machine& machine() const { return machine_; }
     u64 table_frames() const { return table_.table_frames(); }
-    // vCPU `vcpu`'s slot in this space's kernel page (fast_syscall.h), or
-    // null when the machine answers no syscalls in the guest.
+    // vCPU `vcpu`'s slot and XSAVE area in this space's data page for it
+    // (fast_syscall.h), or null when that vCPU has no fast path.
     FastSlot* fast_slot(unsigned vcpu) const;
-    // Maps the kernel page again after drop_all(); the owner calls it before
-    // each run() (the fast syscall page must not fault on it). ENOMEM.
-    Result<void> ensure_kernel_page();
+    std::byte* fast_area(unsigned vcpu) const;
+    // Maps the fast syscall pages again after drop_all(); the owner calls
+    // it before each run() (the stub must not fault on them). ENOMEM.
+    Result<void> ensure_fast_pages();
 
     // Bumped when a live mapping was downgraded on a KVM whose TLB needs a
     // CR3 reload; a vCPU that loaded an older generation reloads before running.
@@ -74,15 +75,14 @@ private:
     void invalidate(const pmap::PteInfo& old);
     void flush_invalidated();
     u64 copy(u64 va, void* buf, u64 len, bool to_guest, u32 need) const;
-    Result<void> map_kernel_page();
 
     Machine& machine_;
     pmap::PageTable table_;
     u64 id_;
     std::atomic<u64> tlb_gen_{0};
     std::vector<pmap::PhysAddr> stale_;  // frames whose host mapping must be dropped (PVM)
-    std::optional<pmap::PhysAddr> kernel_page_;  // fast_syscall.h; owned
-    bool kernel_page_mapped_ = false;
+    std::vector<pmap::PhysAddr> fast_data_;  // a data page per fast vCPU; owned
+    bool fast_mapped_ = false;
 };
 
 }  // namespace vk::vmspace
