@@ -10,8 +10,10 @@
  * page slot; everything else leaves through `out` to the syscall port as
  * the plain trampoline does. The host copes with an exit at any instruction
  * (an interrupt, a fault on a user pointer) by where it stopped:
- *   before slow: back to the user's `syscall` (PVM takes kicks at the entry);
- *   before prologue_end: resume, nothing has happened yet;
+ *   before prologue_end: back to the user's `syscall`, which it makes again
+ *     (rax and rdx from the stash between slow_stashed and fast); the host
+ *     never resumes the guest inside this page (after an entry at an
+ *     upper-half address PVM misreports the next user fault's rip);
  *   before done: redo the call in the host (rax still holds its number);
  *   from done on: the call is done, the result is in r8 up to `result`. */
 
@@ -52,6 +54,7 @@ vk_fast_syscall_code:
      * says it is there; the host clears it before each entry). */
     movq %rax, DATA(SLOT_RAX)
     movq %rdx, DATA(SLOT_RDX)
+.Lslow_stashed:
     movl DATA(SLOT_XFEATURES), %eax
     movl DATA(SLOT_XFEATURES + 4), %edx
     xsave64 DATA(AREA)
@@ -168,6 +171,8 @@ vk_fast_syscall_code:
 vk_fast_syscall_layout:
     .quad .Lend - vk_fast_syscall_code
     .quad .Lslow - vk_fast_syscall_code
+    .quad .Lslow_stashed - vk_fast_syscall_code
+    .quad .Lfast - vk_fast_syscall_code
     .quad .Lprologue_end - vk_fast_syscall_code
     .quad .Ldone - vk_fast_syscall_code
     .quad .Lresult - vk_fast_syscall_code

@@ -59,8 +59,10 @@ inline constexpr u64 kFastAreaOffset = 128;  // the XSAVE area in the data page 
 // fast_syscall.S's code and the offsets the host needs in it.
 struct FastSyscallLayout {
     u64 size;          // bytes of code
-    u64 slow;          // before: rcx and r11 as `syscall` left them
-    u64 prologue_end;  // before: nothing done yet
+    u64 slow;          // the exit path of the other calls
+    u64 slow_stashed;  // from here to `fast`, rax and rdx are in the slot
+    u64 fast;          // the prologue of the calls answered here
+    u64 prologue_end;  // before: nothing done yet, rcx and r11 as `syscall` left them
     u64 done;          // before: the call is not made; from here on it is
     u64 result;        // up to here the result is in r8, then in rax
 };

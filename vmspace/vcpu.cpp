@@ -352,9 +352,19 @@ Vcpu::FastStop Vcpu::fast_stop(u64 rip) const {
     const FastSyscallLayout& l = vk_fast_syscall_layout;
     if (!fast_va_ || rip < fast_va_ || rip - fast_va_ >= l.size) return FastStop::kOutside;
     const u64 off = rip - fast_va_;
-    if (off < l.slow) return FastStop::kEntry;
-    if (off < l.prologue_end) return FastStop::kResume;
+    if (off < l.prologue_end) return FastStop::kEntry;
     return off < l.done ? FastStop::kRedo : FastStop::kDone;
+}
+
+void Vcpu::back_to_syscall(const FastSlot& slot, UserRegs& regs) const {
+    const FastSyscallLayout& l = vk_fast_syscall_layout;
+    const u64 off = regs.rip - fast_va_;
+    if (off >= l.slow_stashed && off < l.fast) {
+        regs.rax = slot.rax;
+        regs.rdx = slot.rdx;
+    }
+    regs.rip = regs.rcx - 2;  // the `syscall` instruction (0f 05)
+    regs.rflags = regs.r11;
 }
 
 void Vcpu::leave_fast_page(FastStop where, const FastSlot& slot, UserRegs& regs) const {
@@ -450,7 +460,6 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
             eat_kicks();
             if (!user_mode) continue;  // inside a stub: finish the trap first
             const FastStop where = fast_stop(r.rip);
-            if (where == FastStop::kResume) continue;  // a few instructions from a decision
             save_gprs(regs);
             regs.rsp = r.rsp;
             regs.rip = r.rip;
@@ -459,8 +468,7 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
             if (where == FastStop::kEntry) {
                 // PVM notices a kick as a `syscall` enters the page: the
                 // thread is back on its `syscall`, which it makes again.
-                regs.rip = r.rcx - 2;
-                regs.rflags = r.r11;
+                back_to_syscall(*space.fast_slot(id_), regs);
             } else if (where != FastStop::kOutside) {
                 leave_fast_page(where, *space.fast_slot(id_), regs);
                 if (where == FastStop::kRedo) return Trap{TrapKind::kSyscall};
@@ -518,8 +526,8 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
                                                     f[0], f[1], s.cr2, f[2]),
                                         EFAULT);
                     if (where == FastStop::kEntry) {
+                        back_to_syscall(*space.fast_slot(id_), regs);
                         regs.rip = regs.rcx;  // the host makes the call
-                        regs.rflags = regs.r11;
                     } else {
                         leave_fast_page(where, *space.fast_slot(id_), regs);
                     }

@@ -86,8 +86,11 @@ private:
     void load_gprs(const UserRegs& regs);
     void save_gprs(UserRegs& regs) const;
     // Where in the fast syscall page a stop at `rip` falls.
-    enum class FastStop { kOutside, kEntry, kResume, kRedo, kDone };
+    enum class FastStop { kOutside, kEntry, kRedo, kDone };
     FastStop fast_stop(u64 rip) const;
+    // kEntry: rewrites `regs` as the thread on its `syscall` instruction,
+    // which it makes again.
+    void back_to_syscall(const FastSlot& slot, UserRegs& regs) const;
     // Rewrites `regs`, stopped inside the fast syscall page, as the thread
     // at its `syscall` (kRedo) or just after it, the call done (kDone).
     void leave_fast_page(FastStop where, const FastSlot& slot, UserRegs& regs) const;
