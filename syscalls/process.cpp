@@ -306,6 +306,22 @@ Result<long> sys_set_tid_address(Task& task, const SyscallArgs& a) {
     return task.tid;
 }
 
+Result<long> sys_get_robust_list(Task& task, const SyscallArgs& a) {
+    const int pid = static_cast<int>(a[0]);
+    const Task* t = &task;
+    if (pid != 0) {
+        t = task.kernel.find_task(pid);
+        if (!t) return err(ESRCH);
+        // Linux asks for ptrace read access; we have one user per vkernel
+        // that matters here: the same uid, or root.
+        if (task.process->euid != 0 && task.process->euid != t->process->uid) return err(EPERM);
+    }
+    const u64 len = 24;  // sizeof(struct robust_list_head)
+    VK_TRY(copy_out(task.mm(), UserPtr<u64>(a[1]), t->robust_list));
+    VK_TRY(copy_out(task.mm(), UserPtr<u64>(a[2]), len));
+    return 0;
+}
+
 Result<long> sys_set_robust_list(Task& task, const SyscallArgs& a) {
     if (a[1] != 24) return err(EINVAL);  // sizeof(struct robust_list_head)
     task.robust_list = a[0];

@@ -40,7 +40,7 @@ VK_DECLARE(getgid) VK_DECLARE(getegid) VK_DECLARE(getresuid) VK_DECLARE(getresgi
 VK_DECLARE(setuid) VK_DECLARE(setgid) VK_DECLARE(setreuid) VK_DECLARE(setregid)
 VK_DECLARE(setresuid) VK_DECLARE(setresgid) VK_DECLARE(getgroups) VK_DECLARE(setgroups)
 VK_DECLARE(getpgrp) VK_DECLARE(getpgid) VK_DECLARE(setpgid) VK_DECLARE(getsid) VK_DECLARE(setsid)
-VK_DECLARE(arch_prctl) VK_DECLARE(set_tid_address) VK_DECLARE(set_robust_list) VK_DECLARE(rseq)
+VK_DECLARE(arch_prctl) VK_DECLARE(set_tid_address) VK_DECLARE(set_robust_list) VK_DECLARE(get_robust_list) VK_DECLARE(rseq)
 VK_DECLARE(sched_yield) VK_DECLARE(sched_getaffinity) VK_DECLARE(sched_setaffinity)
 VK_DECLARE(getcpu) VK_DECLARE(futex) VK_DECLARE(prlimit64) VK_DECLARE(getrlimit)
 VK_DECLARE(setrlimit) VK_DECLARE(getrusage) VK_DECLARE(times) VK_DECLARE(umask) VK_DECLARE(prctl)

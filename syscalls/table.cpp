@@ -70,6 +70,7 @@ SyscallTable build() {
     set(231, sys_exit_group, {I});
     set(262, sys_newfstatat, {F, S, B, H});
     set(273, sys_set_robust_list, {H, U});
+    set(274, sys_get_robust_list, {I, B, B});
     set(302, sys_prlimit64, {I, I, B, B});
     set(318, sys_getrandom, {B, U, H});
     set(334, sys_rseq, {H, U, H, H});

@@ -69,6 +69,62 @@ int futex_wake(Kernel& k, Mm& mm, u64 addr, int n, u32 bitset) {
     return woken;
 }
 
+namespace {
+
+// Linux's handle_futex_death for a non-PI futex word at `addr`.
+void futex_death(Kernel& k, Mm& mm, u64 addr, u32 tid, bool pending) {
+    if (addr & 3) return;
+    // The word changes under us only by guest atomics: compare-and-swap it
+    // in place, through the frame, as the guest's own lock code would.
+    if (!mm.fault(addr, Access::kWrite)) return;
+    const auto pte = mm.space().extract(page_round_down(addr));
+    if (!pte || !(pte->prot & pmap::kProtWrite)) return;
+    // SAFETY: addr is 4-byte aligned, so the word lies inside this frame,
+    // which the page table maps writable to this process.
+    auto* word = reinterpret_cast<u32*>(mm.frames().memory().host(pte->frame) + (addr & (kPageSize - 1)));
+    u32 uval = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+    for (;;) {
+        // A lock dropped (word 0) while its unlock was pending may have
+        // left a waiter asleep: wake one (Linux's special case).
+        if (pending && uval == 0) {
+            futex_wake(k, mm, addr, 1, FUTEX_BITSET_MATCH_ANY);
+            return;
+        }
+        if ((uval & FUTEX_TID_MASK) != tid) return;
+        const u32 mval = (uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+        if (__atomic_compare_exchange_n(word, &uval, mval, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            break;
+    }
+    if (uval & FUTEX_WAITERS) futex_wake(k, mm, addr, 1, FUTEX_BITSET_MATCH_ANY);
+}
+
+}  // namespace
+
+void exit_robust_list(Kernel& k, Task& t) {
+    const u64 head = t.robust_list;
+    t.robust_list = 0;
+    if (!head || !t.process || !t.process->mm) return;
+    Mm& mm = *t.process->mm;
+    // struct robust_list_head { list.next; long futex_offset; list_op_pending; }
+    u64 h[3];
+    if (!copy_in_bytes(mm, head, h, sizeof h)) return;
+    const i64 offset = static_cast<i64>(h[1]);
+    // Bit 0 of each pointer marks a PI futex, which we do not have.
+    const u64 pending = h[2] & ~u64{1};
+    const bool pending_pi = h[2] & 1;
+    u64 entry = h[0];
+    const u32 tid = static_cast<u32>(t.tid);
+    for (int limit = 2048; (entry & ~u64{1}) != head && limit > 0; limit--) {
+        u64 next = 0;
+        const bool pi = entry & 1;
+        entry &= ~u64{1};
+        if (!copy_in_bytes(mm, entry, &next, sizeof next)) return;
+        if (entry != pending && !pi) futex_death(k, mm, entry + static_cast<u64>(offset), tid, false);
+        entry = next;
+    }
+    if (pending && !pending_pi) futex_death(k, mm, pending + static_cast<u64>(offset), tid, true);
+}
+
 Result<long> do_futex(Task& t, u64 addr, int op, u32 val, u64 timeout_or_val2, u64 addr2,
                       u32 val3) {
     Kernel& k = t.kernel;

@@ -158,6 +158,9 @@ Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::str
         wake(*other, WakeReason::kInterrupted);
         if (other->state == TaskState::kRunning && other->cpu) other->cpu->vcpu->kick();
     }
+    // Robust futexes are released in the old memory, the others' too
+    // (they finish dying after it is gone).
+    for (Task* th : p.threads) exit_robust_list(*this, *th);
     p.mm = img->mm;
     t.regs = img->regs;
     t.regs_replaced = true;
@@ -198,6 +201,7 @@ Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::str
 void Kernel::exit_thread(Task& t, int code) {
     Process& p = *t.process;
     t.exiting = true;
+    exit_robust_list(*this, t);  // before the joiner hears of it, as Linux's mm_release
     if (t.clear_child_tid && p.mm) {
         // Tell a joiner: zero the tid and wake one futex waiter (CLONE_CHILD_CLEARTID).
         const i32 zero = 0;
