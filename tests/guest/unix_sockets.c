@@ -532,7 +532,11 @@ static void rights(void) {
     close(sv[1]);
 }
 
-static void handler(int s) { (void)s; }
+static int alarm_note = -1;  /* the handler writes a byte here when set */
+static void handler(int s) {
+    (void)s;
+    if (alarm_note >= 0) write(alarm_note, "!", 1);
+}
 
 static void blocking(void) {
     printf("--- blocking\n");
@@ -566,18 +570,27 @@ static void blocking(void) {
     sigaction(SIGALRM, &sa, NULL);
     alarm(1);
     T(read(sv[0], b, 1));
-    /* With SA_RESTART the read goes on until data comes. */
+    /* With SA_RESTART the read goes on until data comes. The child writes
+     * only after the alarm has gone off (the handler tells it), so a slow
+     * machine cannot reorder the two. */
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
+    int note[2];
+    T(pipe(note));
     pid = fork();
     if (pid == 0) {
-        usleep(1500000);
+        char n;
+        read(note[0], &n, 1);
         write(sv[1], "r", 1);
         _exit(0);
     }
+    alarm_note = note[1];
     alarm(1);
     T(recv(sv[0], b, 1, 0));
+    alarm_note = -1;
     waitpid(pid, NULL, 0);
+    close(note[0]);
+    close(note[1]);
     /* A blocking accept served by a child that connects later. */
     struct sockaddr_un a;
     socklen_t len = abstract_addr(&a, "vk-blocking-accept");
