@@ -348,10 +348,15 @@ bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
 }
 
 void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
-    const vmspace::FastSlot* s = space.fast_slot(cpu.id);
+    vmspace::FastSlot* s = space.fast_slot(cpu.id);
     if (!s) return;
     const u64 before = t.sigmask;
     t.sigmask = s->mask;
+    if (s->robust_set) {  // set_robust_list answered in the guest
+        t.robust_list = s->robust_head;
+        t.robust_len = 24;
+        s->robust_set = 0;
+    }
     // Newly blocked signals pending for the whole process go to a thread
     // that takes them, as Linux's retarget_shared_pending.
     Process& p = *t.process;

@@ -6,8 +6,8 @@
  * in ring 3 with the user's registers, the return address in rcx and the
  * flags in r11; nothing here touches the user's stack.
  *
- * rt_sigprocmask, gettid and getpid are answered from the process's kernel
- * page slot; everything else leaves through `out` to the syscall port as
+ * rt_sigprocmask, gettid, getpid and set_robust_list are answered from the
+ * vCPU's slot; everything else leaves through `out` to the syscall port as
  * the plain trampoline does. The host copes with an exit at any instruction
  * (an interrupt, a fault on a user pointer) by where it stopped:
  *   before prologue_end: back to the user's `syscall`, which it makes again
@@ -28,8 +28,10 @@
 #define SLOT_R9 56
 #define SLOT_RAX 64
 #define SLOT_RDX 72
+#define SLOT_ROBUST_HEAD 80
 #define SLOT_FPU_SAVED 88
 #define SLOT_XFEATURES 96
+#define SLOT_ROBUST_SET 104
 #define AREA 128
 
 /* This vCPU's data page (slot, then XSAVE area) is the page after the code. */
@@ -47,6 +49,8 @@ vk_fast_syscall_code:
     cmpl $186, %eax         /* gettid */
     je .Lfast
     cmpl $39, %eax          /* getpid */
+    je .Lfast
+    cmpl $273, %eax         /* set_robust_list */
     je .Lfast
 .Lslow:
     /* Any other call exits. The FPU state goes to the area on the way, so
@@ -77,7 +81,18 @@ vk_fast_syscall_code:
     je .Lsigprocmask
     cmpl $186, %eax
     je .Lgettid
+    cmpl $273, %eax
+    je .Lrobust
     movq SLOT_PID(%rcx), %r8
+    jmp .Ldone
+.Lrobust:
+    /* set_robust_list(head = rdi, len = rsi): the host takes the head from
+     * the slot after the run (a redo in between sets the same). */
+    cmpq $24, %rsi
+    jne .Lredo                  /* EINVAL, from the host */
+    movq %rdi, SLOT_ROBUST_HEAD(%rcx)
+    movq $1, SLOT_ROBUST_SET(%rcx)
+    xorl %r8d, %r8d
     jmp .Ldone
 .Lgettid:
     movq SLOT_TID(%rcx), %r8

@@ -4,7 +4,8 @@
 // without a vCPU ioctl (PVM only).
 //
 // On PVM every exit costs ~28 us, and a few syscalls need nothing the guest
-// cannot see: rt_sigprocmask, gettid, getpid. Each vCPU's LSTAR points at
+// cannot see: rt_sigprocmask, gettid, getpid, set_robust_list (which the
+// host picks up from the slot after the run). Each vCPU's LSTAR points at
 // the fast syscall page (fast_syscall.S), which answers those from the
 // running thread's slot and sends every other call out as the plain
 // trampoline does, saving the FPU state (XSAVE) into the vCPU's area on the
@@ -48,10 +49,11 @@ struct FastSlot {
     u64 r9;
     u64 rax;      // the stash around XSAVE on the way out
     u64 rdx;
-    u64 unused0;
+    u64 robust_head;  // set_robust_list's head, when robust_set
     u64 fpu_saved;   // 1: the area holds the state at the last syscall exit
     u64 xfeatures;   // the XSAVE components saved
-    u64 unused[3];
+    u64 robust_set;  // 1: the thread called set_robust_list (the host clears it)
+    u64 unused[2];
 };
 static_assert(sizeof(FastSlot) == 128);
 inline constexpr u64 kFastAreaOffset = 128;  // the XSAVE area in the data page (64-aligned)

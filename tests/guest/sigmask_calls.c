@@ -1,4 +1,4 @@
-/* rt_sigprocmask, gettid and getpid as Linux defines them, including what
+/* rt_sigprocmask, gettid, getpid and set_robust_list as Linux defines them, including what
  * the vkernel answers inside the guest on PVM (vmspace/fast_syscall.h):
  *  - SIG_BLOCK / SIG_UNBLOCK / SIG_SETMASK, the old set, SIGKILL and SIGSTOP
  *    never blocked; a bad `how` (ignored without a set), a bad sigsetsize;
@@ -9,7 +9,8 @@
  *    the flags, the others (and the arithmetic flags and DF) are kept;
  *  - real-time signals sent by another thread while this one toggles its
  *    mask in a loop all arrive, once each;
- *  - gettid and getpid in threads and after fork.
+ *  - gettid and getpid in threads and after fork; set_robust_list as
+ *    get_robust_list sees it.
  * Prints only what Linux decides. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -187,6 +188,22 @@ static void rt_queue(void) {
     pthread_sigmask(SIG_UNBLOCK, &s, NULL);
 }
 
+/* set_robust_list (answered in the guest on PVM, then seen by the host). */
+static void robust(void) {
+    void *libc_head = NULL;
+    size_t len = 0;
+    syscall(SYS_get_robust_list, 0, &libc_head, &len);
+    static uint64_t head[3];
+    long bad = syscall(SYS_set_robust_list, head, 23);
+    int bad_errno = errno;
+    long good = syscall(SYS_set_robust_list, head, 24);
+    void *got = NULL;
+    syscall(SYS_get_robust_list, 0, &got, &len);
+    printf("set_robust_list: len 23 %ld (%s), len 24 %ld; get_robust_list sees it: %s, len %zu\n", bad,
+           bad == -1 && bad_errno == EINVAL ? "EINVAL" : "?", good, got == (void *)head ? "yes" : "no", len);
+    syscall(SYS_set_robust_list, libc_head, 24);
+}
+
 static void *tid_thread(void *arg) {
     *(long *)arg = syscall(SYS_gettid);
     return NULL;
@@ -222,6 +239,7 @@ int main(void) {
     bad_pointers();
     unblock_delivers();
     registers();
+    robust();
     rt_queue();
     ids();
     return 0;
