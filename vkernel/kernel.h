@@ -44,9 +44,9 @@ struct KernelOptions {
     u64 memory = 256ULL << 20;  // -m
     unsigned cpus = 1;          // -n
     bool strace = false;        // --strace
-    // Answer rt_sigprocmask, gettid and getpid in the guest where the KVM
-    // allows it (PVM; vmspace/fast_syscall.h). Off with --strace, which
-    // must see every call, and with --no-fast-syscalls.
+    // Answer rt_sigprocmask, gettid, getpid and set_robust_list in the
+    // guest where the KVM allows it (PVM; vmspace/fast_syscall.h). Off with
+    // --strace, which must see every call, and with --no-fast-syscalls.
     bool fast_syscalls = true;
     // --bind HOSTDIR:GUESTDIR: host directories shown read-only (hostfs).
     std::vector<std::pair<std::string, std::string>> binds;
