@@ -11,6 +11,7 @@
 
 #include "pmap/frame_allocator.h"
 #include "pmap/phys_memory.h"
+#include "tests/unit/kvm_test.h"
 #include "vkernel/mm.h"
 #include "vmspace/machine.h"
 #include "vmspace/vcpu.h"
@@ -21,24 +22,11 @@ namespace {
 
 constexpr u64 kBase = 0x1000'0000;
 
-class MmForkTest : public ::testing::Test {
+class MmForkTest : public KvmTest {
 protected:
     void SetUp() override {
-        if (::access("/dev/kvm", R_OK | W_OK) != 0) {
-            if (std::getenv("CI")) FAIL() << "/dev/kvm is missing or not accessible, and CI is set";
-            GTEST_SKIP() << "/dev/kvm is not available";
-        }
-        auto m = pmap::PhysMemory::create(64 << 20);
-        ASSERT_TRUE(m) << m.error().message();
-        mem_.emplace(std::move(m.value()));
-        frames_.emplace(*mem_);
-        auto machine = vmspace::Machine::create(*mem_, *frames_);
-        ASSERT_TRUE(machine) << machine.error().message();
-        machine_ = std::move(machine.value());
-        // Creating a vCPU is what tells a PVM host apart.
-        auto vcpu = vmspace::Vcpu::create(*machine_, 0);
-        ASSERT_TRUE(vcpu) << vcpu.error().message();
-        vcpu_ = std::move(vcpu.value());
+        KvmTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         auto mm = Mm::create(*machine_, nullptr);
         ASSERT_TRUE(mm);
         mm_ = std::move(mm.value());
@@ -60,16 +48,28 @@ protected:
         }
     }
 
+    // After fork: every page mapped on both sides with its contents, and
+    // either copied ahead (both writable, different frames) or shared
+    // copy-on-write (one frame, read-only in both).
+    void expect_forked(Mm& child, u64 pages, bool copied) {
+        for (u64 i = 0; i < pages; i++) {
+            const u64 va = kBase + i * kPageSize;
+            auto p = mm_->space().extract(va);
+            auto q = child.space().extract(va);
+            ASSERT_TRUE(p && q) << "page " << i;
+            EXPECT_EQ(read(child, va), i + 1);
+            EXPECT_EQ(bool(p->prot & pmap::kProtWrite), copied) << "page " << i;
+            EXPECT_EQ(bool(q->prot & pmap::kProtWrite), copied) << "page " << i;
+            EXPECT_EQ(p->frame != q->frame, copied) << "page " << i;
+        }
+    }
+
     u64 read(Mm& mm, u64 va) {
         u64 v = 0;
         EXPECT_EQ(mm.space().read(va, &v, sizeof v), sizeof v);
         return v;
     }
 
-    std::optional<pmap::PhysMemory> mem_;
-    std::optional<pmap::FrameAllocator> frames_;
-    std::unique_ptr<vmspace::Machine> machine_;
-    std::unique_ptr<vmspace::Vcpu> vcpu_;
     std::unique_ptr<Mm> mm_;
 };
 
@@ -79,24 +79,7 @@ TEST_F(MmForkTest, SmallProcessKeepsItsPagesAndTheChildGetsCopiesOnPvm) {
     auto child = mm_->fork(*machine_, true);
     ASSERT_TRUE(child);
     Mm& c = *child.value();
-    for (u64 i = 0; i < pages; i++) {
-        const u64 va = kBase + i * kPageSize;
-        auto p = mm_->space().extract(va);
-        auto q = c.space().extract(va);
-        ASSERT_TRUE(p && q) << "page " << i;
-        EXPECT_EQ(read(c, va), i + 1);
-        if (machine_->is_pvm()) {
-            // Copy-ahead: both writable, different frames.
-            EXPECT_TRUE(p->prot & pmap::kProtWrite);
-            EXPECT_TRUE(q->prot & pmap::kProtWrite);
-            EXPECT_NE(p->frame, q->frame);
-        } else {
-            // Copy-on-write: one frame, read-only in both.
-            EXPECT_FALSE(p->prot & pmap::kProtWrite);
-            EXPECT_FALSE(q->prot & pmap::kProtWrite);
-            EXPECT_EQ(p->frame, q->frame);
-        }
-    }
+    expect_forked(c, pages, machine_->is_pvm());  // copy-ahead only on PVM
     // Writes after the fork stay on their side, whichever way was taken.
     for (u64 i = 0; i < pages; i++) {
         const u64 va = kBase + i * kPageSize;
@@ -117,15 +100,7 @@ TEST_F(MmForkTest, LargeProcessSharesCopyOnWrite) {
     auto child = mm_->fork(*machine_, true);
     ASSERT_TRUE(child);
     Mm& c = *child.value();
-    for (u64 i = 0; i < pages; i++) {
-        const u64 va = kBase + i * kPageSize;
-        auto p = mm_->space().extract(va);
-        auto q = c.space().extract(va);
-        ASSERT_TRUE(p && q) << "page " << i;
-        EXPECT_FALSE(p->prot & pmap::kProtWrite);
-        EXPECT_FALSE(q->prot & pmap::kProtWrite);
-        EXPECT_EQ(p->frame, q->frame);
-    }
+    expect_forked(c, pages, false);
     // A write breaks the sharing on one side only.
     ASSERT_TRUE(c.fault(kBase, Access::kWrite));
     const u64 v = 9;
@@ -138,11 +113,7 @@ TEST_F(MmForkTest, AnotherThreadForbidsCopyAhead) {
     map_written(4);
     auto child = mm_->fork(*machine_, false);
     ASSERT_TRUE(child);
-    auto p = mm_->space().extract(kBase);
-    auto q = child.value()->space().extract(kBase);
-    ASSERT_TRUE(p && q);
-    EXPECT_FALSE(p->prot & pmap::kProtWrite);
-    EXPECT_EQ(p->frame, q->frame);
+    expect_forked(*child.value(), 4, false);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "pmap/frame_allocator.h"
 #include "pmap/phys_memory.h"
+#include "tests/unit/kvm_test.h"
 #include "vkernel/mm.h"
 #include "vkernel/vdso.h"
 #include "vmspace/machine.h"
@@ -269,23 +270,12 @@ TEST(VdsoImage, IsALoaderFreeSharedObjectWithLinuxsNames) {
 
 // ---- on /dev/kvm: the mappings and a calibration ------------------------------
 
-class VdsoKvmTest : public ::testing::Test {
+class VdsoKvmTest : public KvmTest {
 protected:
+    VdsoKvmTest() : KvmTest(32 << 20) {}
     void SetUp() override {
-        if (::access("/dev/kvm", R_OK | W_OK) != 0) {
-            if (std::getenv("CI")) FAIL() << "/dev/kvm is missing or not accessible, and CI is set";
-            GTEST_SKIP() << "/dev/kvm is not available";
-        }
-        auto m = pmap::PhysMemory::create(32 << 20);
-        ASSERT_TRUE(m) << m.error().message();
-        mem_.emplace(std::move(m.value()));
-        frames_.emplace(*mem_);
-        auto machine = vmspace::Machine::create(*mem_, *frames_);
-        ASSERT_TRUE(machine) << machine.error().message();
-        machine_ = std::move(machine.value());
-        auto vcpu = vmspace::Vcpu::create(*machine_, 0);
-        ASSERT_TRUE(vcpu) << vcpu.error().message();
-        vcpu_ = std::move(vcpu.value());
+        KvmTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         vmspace::Vcpu* vcpus[] = {vcpu_.get()};
         vdso_ = Vdso::create(*machine_, vcpus);
         ASSERT_NE(vdso_, nullptr);
@@ -299,10 +289,6 @@ protected:
         vdso_.reset();
     }
 
-    std::optional<pmap::PhysMemory> mem_;
-    std::optional<pmap::FrameAllocator> frames_;
-    std::unique_ptr<vmspace::Machine> machine_;
-    std::unique_ptr<vmspace::Vcpu> vcpu_;
     std::unique_ptr<Vdso> vdso_;
     std::unique_ptr<Mm> mm_;
 };

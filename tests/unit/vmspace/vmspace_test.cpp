@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "guest_code.h"
+#include "tests/unit/kvm_test.h"
 #include "pmap/frame_allocator.h"
 #include "pmap/phys_memory.h"
 #include "vmspace/layout.h"
@@ -29,23 +30,11 @@ constexpr u64 kCode = 0x40'0000;
 constexpr u64 kData = 0x60'0000;
 constexpr u64 kStack = 0x7fff'0000;
 
-class VmspaceTest : public ::testing::Test {
+class VmspaceTest : public KvmTest {
 protected:
     void SetUp() override {
-        if (::access("/dev/kvm", R_OK | W_OK) != 0) {
-            if (std::getenv("CI")) FAIL() << "/dev/kvm is missing or not accessible, and CI is set";
-            GTEST_SKIP() << "/dev/kvm is not available";
-        }
-        auto m = pmap::PhysMemory::create(64 << 20);
-        ASSERT_TRUE(m) << m.error().message();
-        mem_.emplace(std::move(m.value()));
-        frames_.emplace(*mem_);
-        auto machine = Machine::create(*mem_, *frames_);
-        ASSERT_TRUE(machine) << machine.error().message();
-        machine_ = std::move(machine.value());
-        auto vcpu = Vcpu::create(*machine_, 0);
-        ASSERT_TRUE(vcpu) << vcpu.error().message();
-        vcpu_ = std::move(vcpu.value());
+        KvmTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         space_ = new_space();
     }
 
@@ -80,10 +69,6 @@ protected:
     }
     Trap run() { return run(*space_); }
 
-    std::optional<pmap::PhysMemory> mem_;
-    std::optional<pmap::FrameAllocator> frames_;
-    std::unique_ptr<Machine> machine_;
-    std::unique_ptr<Vcpu> vcpu_;
     std::unique_ptr<VmSpace> space_;
     UserRegs regs_;
 };
