@@ -69,11 +69,19 @@ static void show_poll(const char *what, int fd) {
            m & POLLHUP ? " HUP" : "", m & POLLERR ? " ERR" : "", m & POLLRDHUP ? " RDHUP" : "");
 }
 
+/* Abstract names end in the pid, in a fixed width: the host's abstract
+ * namespace is shared by every test running natively at the same time (two
+ * runs binding "vk-blocking-accept" at once made one fail), and the printed
+ * lengths stay the same in every run. */
+static char name_suffix[16];
+#define NAME_SUFFIX_LEN 8
+
 static socklen_t abstract_addr(struct sockaddr_un *a, const char *name) {
     memset(a, 0, sizeof *a);
     a->sun_family = AF_UNIX;
     memcpy(a->sun_path + 1, name, strlen(name));
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+    memcpy(a->sun_path + 1 + strlen(name), name_suffix, NAME_SUFFIX_LEN);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name) + NAME_SUFFIX_LEN);
 }
 
 static socklen_t path_addr(struct sockaddr_un *a, const char *path) {
@@ -396,7 +404,8 @@ static void datagrams(void) {
     char buf[16] = {0};
     socklen_t fl = sizeof from;
     T(recvfrom(x, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl));
-    printf("from len %d abstract %d '%.*s'\n", (int)fl, from.sun_path[0] == 0, (int)fl - 3, from.sun_path + 1);
+    printf("from len %d abstract %d '%.*s'\n", (int)fl, from.sun_path[0] == 0, (int)fl - 3 - NAME_SUFFIX_LEN,
+           from.sun_path + 1);
     fl = sizeof from;
     T(recvfrom(x, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl));
     printf("from unnamed len %d\n", (int)fl);
@@ -617,6 +626,7 @@ static void blocking(void) {
 
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    snprintf(name_suffix, sizeof name_suffix, "-%07d", (int)getpid() % 10000000);
     signal(SIGPIPE, on_sigpipe);
     pairs();
     errors();
