@@ -51,7 +51,10 @@ Result<long> sys_getrandom(Task& task, const SyscallArgs& a) {
     constexpr u64 kMax = 32 * 1024 * 1024 - 1;  // Linux caps one call at 32 MiB - 1
     const u64 flags = a[2];
     if (flags & ~u64{GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE}) return err(EINVAL);
+    // GRND_INSECURE asks not to wait, GRND_RANDOM to wait: Linux takes neither.
+    if ((flags & (GRND_INSECURE | GRND_RANDOM)) == (GRND_INSECURE | GRND_RANDOM)) return err(EINVAL);
     const u64 len = std::min(a[1], kMax);
+    if (!user_range_ok(a[0], len)) return err(EFAULT);  // access_ok() of the whole buffer
     std::vector<std::byte> buf(std::min<u64>(len, 65536));
     u64 done = 0;
     while (done < len) {

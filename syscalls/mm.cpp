@@ -5,6 +5,7 @@
 
 #include "syscalls/syscalls.h"
 #include "vkernel/fs/file.h"
+#include "vkernel/kernel.h"
 #include "vkernel/mm.h"
 
 namespace vk::sys {
@@ -87,6 +88,7 @@ Result<long> sys_brk(Task& task, const SyscallArgs& a) {
         mm.unmap(new_end, old_end);
     }
     mm.brk = want;
+    task.kernel.publish_fast_state(*task.process);
     return static_cast<long>(mm.brk);
 }
 

@@ -438,6 +438,8 @@ Result<long> do_prlimit(Task& task, Process& p, u64 resource, u64 new_addr, u64 
         VK_TRY(copy_out(task.mm(), UserPtr<Rlimit>(old_addr), ol));
     }
     if (new_addr) p.rlimits[resource] = {nl.cur, nl.max};
+    // Set up now if it was not (init_limits): either way the slots learn it.
+    task.kernel.publish_fast_state(p);
     return 0;
 }
 

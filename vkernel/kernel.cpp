@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <signal.h>
 
 #include <cstring>
@@ -306,10 +308,12 @@ std::string Kernel::stats_report() const {
     const KernelStats& s = stats_;
     return fmt::format("vkernel: {} VM exits: {} syscalls, {} page faults, {} other exceptions, "
                        "{} interrupts; {} special-register loads, {} FPU switches, "
-                       "{} shadow page-table flushes, {} idle page tables dropped",
+                       "{} shadow page-table flushes, {} idle page tables dropped; "
+                       "fast syscalls {}",
                        s.syscalls + s.page_faults + s.exceptions + s.interrupts, s.syscalls,
                        s.page_faults, s.exceptions, s.interrupts, loads, s.fpu_switches,
-                       frames_.shadow_flushes(), s.pmap_drops);
+                       frames_.shadow_flushes(), s.pmap_drops,
+                       machine_->fast_syscalls() ? "on" : "off");
 }
 
 void Kernel::drop_idle_pmaps() {
@@ -340,22 +344,78 @@ bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
         kill_by_signal(t, SIGKILL, " (out of guest memory for its fast syscall pages)");
         return false;
     }
+    const Process& p = *t.process;
     s->mask = t.sigmask;
-    s->pending = t.pending | t.process->shared_pending;
+    s->pending = t.pending | p.shared_pending;
     s->tid = static_cast<u64>(t.tid);
-    s->pid = static_cast<u64>(t.process->pid);
+    s->pid = static_cast<u64>(p.pid);
+    s->cpu = cpu.id;
+    s->rseq_area = t.rseq.area;
+    s->brk = p.mm->brk;
+    publish_limits(p, space, cpu.id);
+    if (s->random_left < vmspace::kFastRandomBytes / 2 || s->random_left > vmspace::kFastRandomBytes) {
+        // A fresh space, or the pool half used: fill it. (Never the bytes
+        // of another space: each space has its own data pages.)
+        if (::getrandom(s->random, sizeof s->random, 0) == static_cast<ssize_t>(sizeof s->random))
+            s->random_left = sizeof s->random;
+        else
+            s->random_left = 0;  // the calls go to the host
+    }
     return true;
+}
+
+void Kernel::publish_limits(const Process& p, vmspace::VmSpace& space, unsigned cpu) {
+    vmspace::FastSlot* s = space.fast_slot(cpu);
+    if (!s) return;
+    // Limits not yet set up (the first process, before its first
+    // prlimit64) are the host's to answer.
+    s->limits_valid = p.rlimits[RLIMIT_STACK][1] != 0;
+    if (!s->limits_valid) return;
+    static_assert(sizeof p.rlimits == vmspace::kFastLimits * 16);
+    std::memcpy(reinterpret_cast<std::byte*>(s) + vmspace::kFastLimitsOffset, p.rlimits.data(),
+                sizeof p.rlimits);
+}
+
+void Kernel::publish_fast_state(const Process& p) {
+    // Another vCPU may run one of p's threads right now, and answer its
+    // brk(0) or prlimit64 from its slot: each vCPU's slot of p's space gets
+    // the new values before the call that changed them returns.
+    if (!p.mm) return;
+    vmspace::VmSpace& space = p.mm->space();
+    for (const auto& c : cpus_) {
+        vmspace::FastSlot* s = space.fast_slot(c->id);
+        if (!s) continue;
+        s->brk = p.mm->brk;
+        publish_limits(p, space, c->id);
+    }
 }
 
 void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
     vmspace::FastSlot* s = space.fast_slot(cpu.id);
     if (!s) return;
     const u64 before = t.sigmask;
-    t.sigmask = s->mask;
+    // The guest can write its slot: SIGKILL and SIGSTOP stay unblocked
+    // whatever it says.
+    t.sigmask = s->mask & ~(sigbit(SIGKILL) | sigbit(SIGSTOP));
     if (s->robust_set) {  // set_robust_list answered in the guest
         t.robust_list = s->robust_head;
         t.robust_len = 24;
         s->robust_set = 0;
+    }
+    if (s->ctid_set) {  // set_tid_address
+        t.clear_child_tid = s->ctid;
+        s->ctid_set = 0;
+    }
+    if (s->rseq_set) {  // a first rseq registration, checked and made by the stub
+        const u64 area = s->rseq_area;
+        if (!t.rseq.area && area && area % kRseqAlign == 0 && area <= Mm::kUserTop - kRseqOrigSize) {
+            t.rseq.area = area;
+            t.rseq.len = kRseqOrigSize;
+            t.rseq.sig = static_cast<u32>(s->rseq_sig);
+            t.rseq.resume = false;  // the stub wrote the ids
+            t.rseq.event = true;    // as rseq_syscall leaves it
+        }
+        s->rseq_set = 0;
     }
     // Newly blocked signals pending for the whole process go to a thread
     // that takes them, as Linux's retarget_shared_pending.

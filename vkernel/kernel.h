@@ -212,6 +212,11 @@ public:
     void kill_by_signal(Task& task, int sig, const std::string& detail);
     void notify_parent_of_stop(Process& p, int code, int status);
 
+    // After p's break or rlimits change: the fast syscall slots of every
+    // vCPU answer brk(0) and prlimit64 with the new values
+    // (vmspace/fast_syscall.h).
+    void publish_fast_state(const Process& p);
+
     std::mutex& lock() { return kmu_; }
     Reactor& reactor() { return *reactor_; }
 
@@ -226,6 +231,8 @@ private:
     // The thread's slot before and after a run (fast syscalls).
     bool fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space);
     void fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space);
+    // p's rlimits into the limits table of its space's page for `cpu`.
+    static void publish_limits(const Process& p, vmspace::VmSpace& space, unsigned cpu);
     void dispatch_syscall(Task& task);
     void handle_fault(Task& task, const vmspace::Trap& trap);
     void handle_exception(Task& task, const vmspace::Trap& trap);

@@ -533,6 +533,8 @@ Result<void, FaultError> Mm::fault(u64 va, Access access) {
     return {};
 }
 
+bool user_range_ok(u64 addr, u64 len) { return len <= Mm::kUserTop && addr <= Mm::kUserTop - len; }
+
 // The user-copy helpers: copy through the page table; on a short count, fault
 // the page in as the guest's own access would, and go on.
 u64 copy_in_partial(Mm& mm, u64 src, void* dst, u64 len) {

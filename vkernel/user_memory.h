@@ -47,12 +47,17 @@ u64 copy_out_partial(Mm& mm, u64 dst, const void* src, u64 len);
 // input it could not give back (a read from a pipe).
 u64 user_accessible(Mm& mm, u64 addr, u64 len, bool write);
 
+// Linux's access_ok(): [addr, addr + len) lies below the top of user space.
+bool user_range_ok(u64 addr, u64 len);
+
+// Whole copies: EFAULT, and nothing copied, for a range that reaches past
+// the top of user space (as Linux's copy_to_user checks first).
 inline Result<void> copy_in_bytes(Mm& mm, u64 src, void* dst, u64 len) {
-    if (copy_in_partial(mm, src, dst, len) != len) return err(EFAULT);
+    if (!user_range_ok(src, len) || copy_in_partial(mm, src, dst, len) != len) return err(EFAULT);
     return {};
 }
 inline Result<void> copy_out_bytes(Mm& mm, u64 dst, const void* src, u64 len) {
-    if (copy_out_partial(mm, dst, src, len) != len) return err(EFAULT);
+    if (!user_range_ok(dst, len) || copy_out_partial(mm, dst, src, len) != len) return err(EFAULT);
     return {};
 }
 

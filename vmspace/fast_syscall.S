@@ -6,9 +6,14 @@
  * in ring 3 with the user's registers, the return address in rcx and the
  * flags in r11; nothing here touches the user's stack.
  *
- * rt_sigprocmask, gettid, getpid and set_robust_list are answered from the
- * vCPU's slot; everything else leaves through `out` to the syscall port as
- * the plain trampoline does. The host copes with an exit at any instruction
+ * rt_sigprocmask, gettid, getpid, set_robust_list, set_tid_address, rseq
+ * (a first registration), brk(0), prlimit64 (reading one's own limits) and
+ * getrandom (up to the pool's 64 bytes) are answered from the vCPU's slot;
+ * everything else leaves through `out` to the syscall port as the plain
+ * trampoline does. A call that changes state commits with one store, the
+ * instruction just before `done` (.Lcommit), so that a stop before it
+ * finds nothing done; calls the host may simply make again (set_robust_list,
+ * set_tid_address: the same values) need no such care. The host copes with an exit at any instruction
  * (an interrupt, a fault on a user pointer) by where it stopped:
  *   before prologue_end: back to the user's `syscall`, which it makes again
  *     (rax and rdx from the stash between slow_stashed and fast); the host
@@ -32,7 +37,19 @@
 #define SLOT_FPU_SAVED 88
 #define SLOT_XFEATURES 96
 #define SLOT_ROBUST_SET 104
-#define AREA 128
+#define SLOT_CTID 112
+#define SLOT_CTID_SET 120
+#define SLOT_RSEQ_AREA 128
+#define SLOT_RSEQ_SIG 136
+#define SLOT_RSEQ_SET 144
+#define SLOT_CPU 152
+#define SLOT_BRK 160
+#define SLOT_LIMITS_VALID 168
+#define SLOT_RANDOM_LEFT 176
+#define SLOT_RANDOM 192
+#define RANDOM_BYTES 64
+#define AREA 256
+#define LIMITS 0xf00
 
 /* This vCPU's data page (slot, then XSAVE area) is the page after the code. */
 #define DATA(off) (vk_fast_syscall_code + 0x1000 + (off))(%rip)
@@ -50,7 +67,17 @@ vk_fast_syscall_code:
     je .Lfast
     cmpl $39, %eax          /* getpid */
     je .Lfast
+    cmpl $12, %eax          /* brk */
+    je .Lfast
     cmpl $273, %eax         /* set_robust_list */
+    je .Lfast
+    cmpl $218, %eax         /* set_tid_address */
+    je .Lfast
+    cmpl $334, %eax         /* rseq */
+    je .Lfast
+    cmpl $302, %eax         /* prlimit64 */
+    je .Lfast
+    cmpl $318, %eax         /* getrandom */
     je .Lfast
 .Lslow:
     /* Any other call exits. The FPU state goes to the area on the way, so
@@ -81,9 +108,32 @@ vk_fast_syscall_code:
     je .Lsigprocmask
     cmpl $186, %eax
     je .Lgettid
+    cmpl $39, %eax
+    je .Lgetpid
+    cmpl $12, %eax
+    je .Lbrk
     cmpl $273, %eax
     je .Lrobust
+    cmpl $218, %eax
+    je .Lset_tid
+    cmpl $334, %eax
+    je .Lrseq
+    cmpl $302, %eax
+    je .Lprlimit
+    cmpl $318, %eax
+    je .Lgetrandom
+    jmp .Lredo
+.Lgetpid:
     movq SLOT_PID(%rcx), %r8
+    jmp .Ldone
+.Lgettid:
+    movq SLOT_TID(%rcx), %r8
+    jmp .Ldone
+.Lbrk:
+    /* brk(0) asks for the break; any other call may move it. */
+    testq %rdi, %rdi
+    jnz .Lredo
+    movq SLOT_BRK(%rcx), %r8
     jmp .Ldone
 .Lrobust:
     /* set_robust_list(head = rdi, len = rsi): the host takes the head from
@@ -94,7 +144,11 @@ vk_fast_syscall_code:
     movq $1, SLOT_ROBUST_SET(%rcx)
     xorl %r8d, %r8d
     jmp .Ldone
-.Lgettid:
+.Lset_tid:
+    /* set_tid_address(tidptr = rdi): the tid; the host takes the pointer
+     * after the run (a redo in between sets the same). */
+    movq %rdi, SLOT_CTID(%rcx)
+    movq $1, SLOT_CTID_SET(%rcx)
     movq SLOT_TID(%rcx), %r8
     jmp .Ldone
 
@@ -107,6 +161,94 @@ vk_fast_syscall_code:
     movq SLOT_RCX(%rcx), %rcx
     outb %al, $SYSCALL_PORT
     sysretq
+
+.Lrseq:
+    /* rseq(area = rdi, len = esi, flags = edx, sig = r10d): a first
+     * registration of the original 32-byte area, as the host's
+     * rseq_syscall makes it; anything else (unregistering, a second call,
+     * bad arguments: EINVAL, EBUSY, EPERM, EFAULT) is the host's. */
+    testl %edx, %edx
+    jnz .Lredo
+    cmpl $32, %esi
+    jne .Lredo
+    cmpq $0, SLOT_RSEQ_AREA(%rcx)
+    jne .Lredo
+    testb $31, %dil             /* AT_RSEQ_ALIGN */
+    jnz .Lredo
+    movabsq $TASK_SIZE - 32, %r11
+    cmpq %r11, %rdi
+    ja .Lredo
+    cmpq $0, 8(%rdi)            /* rseq_cs; may fault: the host redoes the call */
+    je 1f
+    movq $0, 8(%rdi)            /* a stale section pointer is cleared */
+1:  movl SLOT_CPU(%rcx), %r8d
+    movl %r8d, 0(%rdi)          /* cpu_id_start */
+    movl %r8d, 4(%rdi)          /* cpu_id */
+    movl $0, 20(%rdi)           /* node_id */
+    movl %r8d, 24(%rdi)         /* mm_cid */
+    movq %rdi, SLOT_RSEQ_AREA(%rcx)
+    movl %r10d, %r8d
+    movq %r8, SLOT_RSEQ_SIG(%rcx)
+    xorl %r8d, %r8d             /* result 0 */
+    movl $1, %r9d
+    leaq SLOT_RSEQ_SET(%rcx), %r11
+    jmp .Lcommit
+
+.Lprlimit:
+    /* prlimit64(pid = rdi, resource = rsi, new = rdx, old = r10): reading
+     * one's own limit; setting one, another process's, a bad resource are
+     * the host's. */
+    testq %rdi, %rdi
+    jnz .Lredo
+    testq %rdx, %rdx
+    jnz .Lredo
+    testq %r10, %r10
+    jz .Lredo
+    cmpq $16, %rsi
+    jae .Lredo
+    cmpq $0, SLOT_LIMITS_VALID(%rcx)
+    je .Lredo
+    movabsq $TASK_SIZE - 16, %r11
+    cmpq %r11, %r10
+    ja .Lredo
+    movq %rsi, %r9
+    shlq $4, %r9
+    movq LIMITS(%rcx,%r9), %r11
+    movq %r11, (%r10)           /* may fault: the host redoes the call */
+    movq LIMITS+8(%rcx,%r9), %r11
+    movq %r11, 8(%r10)
+    xorl %r8d, %r8d
+    jmp .Ldone
+
+.Lgetrandom:
+    /* getrandom(buf = rdi, len = rsi, flags = edx): flags 0 or
+     * GRND_NONBLOCK, 1 to what the pool has left; the bytes come from the
+     * pool's unused end, each once (the commit shrinks it). */
+    testl $-2, %edx
+    jnz .Lredo
+    testq %rsi, %rsi
+    jz .Lredo
+    cmpq $RANDOM_BYTES, SLOT_RANDOM_LEFT(%rcx)
+    ja .Lredo                   /* the guest wrote it: not our pool's count */
+    cmpq SLOT_RANDOM_LEFT(%rcx), %rsi
+    ja .Lredo
+    movabsq $TASK_SIZE, %r11
+    subq %rsi, %r11
+    cmpq %r11, %rdi
+    ja .Lredo
+    movl $RANDOM_BYTES, %r9d
+    subq SLOT_RANDOM_LEFT(%rcx), %r9   /* the first unused byte */
+    xorl %r8d, %r8d
+2:  movb SLOT_RANDOM(%rcx,%r9), %r11b
+    movb %r11b, (%rdi,%r8)      /* may fault: the host redoes the call */
+    incq %r9
+    incq %r8
+    cmpq %rsi, %r8
+    jb 2b
+    movq SLOT_RANDOM_LEFT(%rcx), %r9
+    subq %rsi, %r9
+    leaq SLOT_RANDOM_LEFT(%rcx), %r11
+    jmp .Lcommit                /* result in r8: len */
 
 .Lsigprocmask:
     /* rt_sigprocmask(how = edi, set = rsi, oset = rdx, sigsetsize = r10) */
@@ -145,7 +287,13 @@ vk_fast_syscall_code:
     andq SLOT_PENDING(%rcx), %r11
     jnz .Lredo                  /* a pending signal gets unblocked: the host delivers it */
     xorl %r8d, %r8d             /* result 0 */
-    xchgq %r9, SLOT_MASK(%rcx)  /* the commit (locked: ordered before the check below) */
+    leaq SLOT_MASK(%rcx), %r11
+.Lcommit:
+    /* The store that makes a call done: r9 into the slot word at r11. It
+     * is the last instruction before `done`, so a stop at it or before
+     * finds the call not made, and after it, made. (Locked: for
+     * rt_sigprocmask the mask is ordered before the pending check below.) */
+    xchgq %r9, (%r11)
 .Ldone:
     /* A signal posted while we ran: leave with the call done. */
     movq SLOT_MASK(%rcx), %rax

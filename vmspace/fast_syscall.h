@@ -4,8 +4,10 @@
 // without a vCPU ioctl (PVM only).
 //
 // On PVM every exit costs ~28 us, and a few syscalls need nothing the guest
-// cannot see: rt_sigprocmask, gettid, getpid, set_robust_list (which the
-// host picks up from the slot after the run). Each vCPU's LSTAR points at
+// cannot see: rt_sigprocmask, gettid, getpid, brk(0), prlimit64 reading
+// this process's limits, getrandom of up to 64 bytes (from a pool the host
+// fills), and the registrations set_robust_list, set_tid_address and rseq
+// (checked and recorded here, picked up by the host after the run). Each vCPU's LSTAR points at
 // the fast syscall page (fast_syscall.S), which answers those from the
 // running thread's slot and sends every other call out as the plain
 // trampoline does, saving the FPU state (XSAVE) into the vCPU's area on the
@@ -38,6 +40,8 @@ inline constexpr u64 kFastBlock = 0x2000;  // code page, data page
 inline constexpr unsigned kFastSlots = 32;  // vCPUs with a fast path
 
 // The start of one vCPU's data page (fast_syscall.S's SLOT_* offsets).
+// The guest can write all of it (its user mode runs the stub): the kernel
+// checks whatever it takes back (fast_leave).
 struct FastSlot {
     u64 mask;     // the running thread's blocked signals (bit n-1: signal n)
     u64 pending;  // its pending signals, thread and process
@@ -53,10 +57,25 @@ struct FastSlot {
     u64 fpu_saved;   // 1: the area holds the state at the last syscall exit
     u64 xfeatures;   // the XSAVE components saved
     u64 robust_set;  // 1: the thread called set_robust_list (the host clears it)
-    u64 unused[2];
+    u64 ctid;        // set_tid_address's pointer, when ctid_set
+    u64 ctid_set;    // 1: the thread called set_tid_address (the host clears it)
+    u64 rseq_area;   // the thread's rseq area (0: none); the new one when rseq_set
+    u64 rseq_sig;    // the signature of a registration made here
+    u64 rseq_set;    // 1: the thread registered rseq_area here (the host clears it)
+    u64 cpu;         // this vCPU's number (rseq's cpu_id and mm_cid)
+    u64 brk;         // the process's program break, for brk(0)
+    u64 limits_valid;  // 1: the page's limits table holds the process's rlimits
+    u64 random_left;   // unused bytes at the end of `random` (getrandom)
+    u64 unused;
+    u8 random[64];     // random bytes for getrandom, each handed out once
 };
-static_assert(sizeof(FastSlot) == 128);
-inline constexpr u64 kFastAreaOffset = 128;  // the XSAVE area in the data page (64-aligned)
+static_assert(sizeof(FastSlot) == 256);
+inline constexpr u64 kFastAreaOffset = 256;  // the XSAVE area in the data page (64-aligned)
+inline constexpr u64 kFastRandomBytes = sizeof(FastSlot::random);
+// prlimit64's answers: the process's 16 rlimits, {cur, max} each, at the
+// end of the data page (the XSAVE area must end before it).
+inline constexpr u64 kFastLimitsOffset = 0xf00;
+inline constexpr unsigned kFastLimits = 16;
 
 // fast_syscall.S's code and the offsets the host needs in it.
 struct FastSyscallLayout {

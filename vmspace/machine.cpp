@@ -160,7 +160,7 @@ Result<void, HostError> Machine::add_fast_vcpu(unsigned id) {
 }
 
 bool Machine::fast_fpu() const {
-    return fast_syscalls() && xsave_.size <= kPageSize - kFastAreaOffset;
+    return fast_syscalls() && xsave_.size <= kFastLimitsOffset - kFastAreaOffset;
 }
 
 void Machine::set_pvm(bool v) {
