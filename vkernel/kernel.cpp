@@ -515,6 +515,25 @@ void Kernel::yield(Task& t) {
     t.blocked_ns += static_cast<u64>((Clock::now() - t0).count());
 }
 
+void Kernel::run_child_first(Task& parent, Task& child) {
+    Cpu* cpu = parent.cpu;
+    if (!cpu || !parent.fiber) return;
+    for (const auto& c : cpus_)
+        if (c.get() != cpu && !c->current) return;  // idle: it takes the child
+    auto it = std::find(runq_.begin(), runq_.end(), &child);
+    if (it == runq_.end()) return;
+    runq_.erase(it);
+    // The child's registers are a copy of ours, FPU state included (saved
+    // by clone_task): the vCPU holds them already, no load is needed.
+    if (cpu->fpu_owner == &parent) cpu->fpu_owner = &child;
+    parent.state = TaskState::kRunnable;
+    runq_.push_front(&parent);
+    runq_.push_front(&child);
+    const auto t0 = Clock::now();
+    parent.fiber->suspend();
+    parent.blocked_ns += static_cast<u64>((Clock::now() - t0).count());
+}
+
 WakeReason Kernel::sleep(Task& t, WaitQueue* wq, std::optional<Clock::time_point> deadline,
                          bool interruptible) {
     if (interruptible && (signal_pending(t) || t.exiting)) return WakeReason::kInterrupted;

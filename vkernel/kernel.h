@@ -149,6 +149,10 @@ public:
     // Wakes at most n tasks of wq matching pred; returns how many.
     int wake_some(WaitQueue& wq, int n, const std::function<bool(Task&)>& pred);
     void yield(Task& t);
+    // Right after clone: lets `child` run on the parent's vCPU before the
+    // parent returns from the call, unless another vCPU is idle (it takes
+    // the child at once).
+    void run_child_first(Task& parent, Task& child);
     // Runs a blocking host call without the kernel lock. The task stays on
     // its vCPU meanwhile.
     template <typename F>

@@ -134,6 +134,12 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
         Process* child = t->process;
         while (find_process(tid) == child && !child->vfork_done && !parent.exiting)
             sleep(parent, &child->vfork_wait, std::nullopt, false);
+    } else {
+        // A new thread often finishes before its creator looks (then
+        // pthread_join finds it gone, with no futex sleep and wake), a
+        // fork's child execs or exits: run it first, as Linux's
+        // sched_child_runs_first would. Nothing may rely on either order.
+        run_child_first(parent, *t);
     }
     return tid;
 }
