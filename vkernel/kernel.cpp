@@ -520,9 +520,13 @@ void Kernel::run_child_first(Task& parent, Task& child) {
     if (!cpu || !parent.fiber) return;
     for (const auto& c : cpus_)
         if (c.get() != cpu && !c->current) return;  // idle: it takes the child
+    Process& p = *parent.process;
+    const bool thread = child.process == &p;
+    if (thread && !p.threads_child_first) return;
     auto it = std::find(runq_.begin(), runq_.end(), &child);
     if (it == runq_.end()) return;
     runq_.erase(it);
+    if (thread) p.child_first_probe = child.tid;
     // The child's registers are a copy of ours, FPU state included (saved
     // by clone_task): the vCPU holds them already, no load is needed.
     if (cpu->fpu_owner == &parent) cpu->fpu_owner = &child;
@@ -532,10 +536,14 @@ void Kernel::run_child_first(Task& parent, Task& child) {
     const auto t0 = Clock::now();
     parent.fiber->suspend();
     parent.blocked_ns += static_cast<u64>((Clock::now() - t0).count());
+    if (thread) p.child_first_probe = 0;
 }
 
 WakeReason Kernel::sleep(Task& t, WaitQueue* wq, std::optional<Clock::time_point> deadline,
                          bool interruptible) {
+    // A thread run before its creator returned from clone sleeps: see
+    // Process::threads_child_first.
+    if (t.process && t.process->child_first_probe == t.tid) t.process->threads_child_first = false;
     if (interruptible && (signal_pending(t) || t.exiting)) return WakeReason::kInterrupted;
     if (deadline && *deadline <= Clock::now()) return WakeReason::kTimedOut;
     u64 timer = 0;

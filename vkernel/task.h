@@ -143,6 +143,12 @@ public:
     WaitQueue child_wait;       // parents sleeping in wait4/waitid
     WaitQueue vfork_wait;       // a vfork parent until exec or exit
     bool vfork_done = true;
+    // New threads run before their creator returns from clone (Kernel::
+    // run_child_first) until one of them sleeps meanwhile: it then waits
+    // for something its creator holds (musl's thread-list lock), and the
+    // process's later threads start after their creator instead.
+    bool threads_child_first = true;
+    int child_first_probe = 0;  // the tid of a new thread running while its creator waits
     u64 utime_ns = 0, stime_ns = 0;
     u64 cutime_ns = 0, cstime_ns = 0;  // reaped children's
 };
