@@ -84,6 +84,10 @@ Result<long> sys_brk(Task& task, const SyscallArgs& a) {
         if (overlaps(mm, old_end, new_end)) return static_cast<long>(mm.brk);
         if (!mm.map(anon_region(task, old_end, new_end, kProtRead | kProtWrite, "[heap]")))
             return static_cast<long>(mm.brk);
+        // malloc writes the new memory's first bytes next (libc's TLS, a
+        // chunk header): map them now rather than after a fault (a VM
+        // exit). Best effort.
+        (void)mm.fault(old_end, Access::kWrite);
     } else if (new_end < old_end) {
         mm.unmap(new_end, old_end);
     }

@@ -392,9 +392,14 @@ Result<void> Mm::protect(u64 start, u64 end, u32 prot) {
         r.prot = prot;
         if (commit_ && !r.charged && chargeable(r)) r.charged = true;
     }
-    // The page table is a cache: drop the range and let faults refill it
-    // with the new protection.
-    space_->remove(start, end);
+    // The page table is a cache: PROT_NONE drops the range; otherwise the
+    // mapped pages take the new protection less write (a private page may
+    // be shared copy-on-write; the first write faults and decides), so that
+    // reads after an mprotect (glibc's RELRO) need no fault.
+    if (prot == 0)
+        space_->remove(start, end);
+    else
+        space_->protect(start, end, pmap_prot(prot) & ~pmap::kProtWrite);
     return {};
 }
 
