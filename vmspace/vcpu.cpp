@@ -298,6 +298,13 @@ void Vcpu::init_fpu(FpuState& out) {
     out.region[128] = 3;
 }
 
+bool Vcpu::exception_pending() const {
+    kvm_vcpu_events ev{};
+    // SAFETY: KVM_GET_VCPU_EVENTS fills the struct.
+    if (::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &ev) < 0) return false;
+    return ev.exception.injected || ev.exception.pending;
+}
+
 void Vcpu::eat_kicks() {
     sigset_t set;
     sigemptyset(&set);
@@ -459,6 +466,11 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
             // end every later KVM_RUN at once: take it now, as QEMU does.
             eat_kicks();
             if (!user_mode) continue;  // inside a stub: finish the trap first
+            // A fault the guest took just as the kick came is still to be
+            // delivered: let it be (it exits through the stub at once).
+            // Another thread loaded in its place would get it, with this
+            // thread's CR2 (seen as a bogus SIGSEGV after a preemption).
+            if (exception_pending()) continue;
             const FastStop where = fast_stop(r.rip);
             save_gprs(regs);
             regs.rsp = r.rsp;

@@ -82,6 +82,8 @@ private:
     Result<void, HostError> prepare_thread();
     Result<void, HostError> complete_pending_io();
     void eat_kicks();
+    // Whether KVM holds an exception not yet delivered to the guest.
+    bool exception_pending() const;
     void load_full(VmSpace& space, const UserRegs& regs);
     void load_gprs(const UserRegs& regs);
     void save_gprs(UserRegs& regs) const;
