@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/auxv.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <signal.h>
@@ -335,6 +336,17 @@ void Kernel::drop_idle_pmaps() {
     }
 }
 
+namespace {
+
+// Whether user mode may use wrfsbase and rdfsbase here: the host kernel's
+// CR4.FSGSBASE, which a PVM guest's user mode runs under.
+bool host_fsgsbase() {
+    static const bool ok = (::getauxval(AT_HWCAP2) & 2) != 0;  // HWCAP2_FSGSBASE
+    return ok;
+}
+
+}  // namespace
+
 bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
     vmspace::FastSlot* s = space.fast_slot(cpu.id);
     if (!s) return true;
@@ -350,6 +362,7 @@ bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
     s->tid = static_cast<u64>(t.tid);
     s->pid = static_cast<u64>(p.pid);
     s->cpu = cpu.id;
+    s->fsgsbase = host_fsgsbase();
     s->rseq_area = t.rseq.area;
     s->brk = p.mm->brk;
     publish_limits(p, space, cpu.id);

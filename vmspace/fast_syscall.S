@@ -7,8 +7,9 @@
  * flags in r11; nothing here touches the user's stack.
  *
  * rt_sigprocmask, gettid, getpid, set_robust_list, set_tid_address, rseq
- * (a first registration), brk(0), prlimit64 (reading one's own limits) and
- * getrandom (up to the pool's 64 bytes) are answered from the vCPU's slot;
+ * (a first registration), brk(0), prlimit64 (reading one's own limits),
+ * getrandom (up to the pool's 64 bytes) and arch_prctl (ARCH_SET_FS and
+ * ARCH_GET_FS) are answered from the vCPU's slot;
  * everything else leaves through `out` to the syscall port as the plain
  * trampoline does. A call that changes state commits with one store, the
  * instruction just before `done` (.Lcommit), so that a stop before it
@@ -46,6 +47,7 @@
 #define SLOT_BRK 160
 #define SLOT_LIMITS_VALID 168
 #define SLOT_RANDOM_LEFT 176
+#define SLOT_FSGSBASE 184
 #define SLOT_RANDOM 192
 #define RANDOM_BYTES 64
 #define AREA 256
@@ -78,6 +80,8 @@ vk_fast_syscall_code:
     cmpl $302, %eax         /* prlimit64 */
     je .Lfast
     cmpl $318, %eax         /* getrandom */
+    je .Lfast
+    cmpl $158, %eax         /* arch_prctl */
     je .Lfast
 .Lslow:
     /* Any other call exits. The FPU state goes to the area on the way, so
@@ -122,6 +126,8 @@ vk_fast_syscall_code:
     je .Lprlimit
     cmpl $318, %eax
     je .Lgetrandom
+    cmpl $158, %eax
+    je .Larch_prctl
     jmp .Lredo
 .Lgetpid:
     movq SLOT_PID(%rcx), %r8
@@ -150,6 +156,30 @@ vk_fast_syscall_code:
     movq %rdi, SLOT_CTID(%rcx)
     movq $1, SLOT_CTID_SET(%rcx)
     movq SLOT_TID(%rcx), %r8
+    jmp .Ldone
+
+.Larch_prctl:
+    /* arch_prctl(code = edi, addr = rsi): ARCH_SET_FS below TASK_SIZE
+     * (else EPERM, from the host) and ARCH_GET_FS; the host reads the base
+     * back after the run. A redo after wrfsbase sets the same. */
+    cmpq $0, SLOT_FSGSBASE(%rcx)
+    je .Lredo
+    cmpl $0x1002, %edi          /* ARCH_SET_FS */
+    jne 1f
+    movabsq $TASK_SIZE, %r11
+    cmpq %r11, %rsi
+    jae .Lredo
+    wrfsbase %rsi
+    xorl %r8d, %r8d
+    jmp .Ldone
+1:  cmpl $0x1003, %edi          /* ARCH_GET_FS */
+    jne .Lredo
+    movabsq $TASK_SIZE - 8, %r11
+    cmpq %r11, %rsi
+    ja .Lredo
+    rdfsbase %r11
+    movq %r11, (%rsi)           /* may fault: the host redoes the call */
+    xorl %r8d, %r8d
     jmp .Ldone
 
 .Lredo:

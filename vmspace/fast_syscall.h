@@ -6,8 +6,10 @@
 // On PVM every exit costs ~28 us, and a few syscalls need nothing the guest
 // cannot see: rt_sigprocmask, gettid, getpid, brk(0), prlimit64 reading
 // this process's limits, getrandom of up to 64 bytes (from a pool the host
-// fills), and the registrations set_robust_list, set_tid_address and rseq
-// (checked and recorded here, picked up by the host after the run). Each vCPU's LSTAR points at
+// fills), arch_prctl's FS base (wrfsbase and rdfsbase, when the host CPU
+// lets user mode use them; the host reads the base back after each run),
+// and the registrations set_robust_list, set_tid_address and rseq (checked
+// and recorded here, picked up by the host after the run). Each vCPU's LSTAR points at
 // the fast syscall page (fast_syscall.S), which answers those from the
 // running thread's slot and sends every other call out as the plain
 // trampoline does, saving the FPU state (XSAVE) into the vCPU's area on the
@@ -66,7 +68,7 @@ struct FastSlot {
     u64 brk;         // the process's program break, for brk(0)
     u64 limits_valid;  // 1: the page's limits table holds the process's rlimits
     u64 random_left;   // unused bytes at the end of `random` (getrandom)
-    u64 unused;
+    u64 fsgsbase;      // 1: the guest may use wrfsbase/rdfsbase (arch_prctl)
     u8 random[64];     // random bytes for getrandom, each handed out once
 };
 static_assert(sizeof(FastSlot) == 256);

@@ -459,6 +459,9 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
         const int rc = ::ioctl(fd_.get(), KVM_RUN, 0);
         const kvm_sregs& s = run->s.regs.sregs;
         const bool user_mode = (s.cs.selector & 3) == 3;
+        // The guest may have moved its FS base itself (wrfsbase: the fast
+        // arch_prctl, or a program's own): it is the thread's now.
+        if (s.fs.base != loaded_fs_) regs.fs_base = loaded_fs_ = s.fs.base;
         if (rc < 0 || run->exit_reason == KVM_EXIT_INTR) {
             if (rc < 0 && errno != EINTR && errno != EAGAIN) return host_err("KVM_RUN");
             run->kvm_dirty_regs = 0;

@@ -11,6 +11,8 @@
  *  - prlimit64 reading every limit agrees with getrlimit; a new limit is
  *    seen at once, here and in another running thread; EINVAL for a bad
  *    resource, EFAULT for bad pointers;
+ *  - arch_prctl: ARCH_GET_FS is the thread pointer, ARCH_SET_FS errors,
+ *    two threads with FS bases of their own keep them across switches;
  *  - getrandom: sizes from 1 to 256 bytes, no repeats over many calls, a
  *    fork's child and parent get different bytes, a buffer that ends in an
  *    unmapped page gets the bytes up to it, EINVAL for bad flags, EFAULT. */
@@ -169,6 +171,80 @@ static void prlimit_calls(void) {
     setrlimit(RLIMIT_NOFILE, &nofile);
 }
 
+/* --- arch_prctl: the FS base ----------------------------------------------------- */
+
+#define ARCH_SET_FS_ 0x1002
+#define ARCH_GET_FS_ 0x1003
+
+static long raw_syscall2(long nr, long a, long b) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b) : "rcx", "r11", "memory");
+    return r;
+}
+
+static long fs_word(void) {
+    long v;
+    __asm__ volatile("movq %%fs:0, %0" : "=r"(v));
+    return v;
+}
+
+struct fs_block {
+    long self;  /* %fs:0 */
+    long marker;
+};
+
+/* With FS on a block of its own (no libc call meanwhile: its TLS is gone),
+ * yields to the other threads a few times and reads %fs:0 after each. */
+static int fs_survives_switches(long *got) {
+    static struct fs_block block[2];
+    long old = 0;
+    raw_syscall2(SYS_arch_prctl, ARCH_GET_FS_, (long)&old);
+    struct fs_block *b = &block[syscall(SYS_gettid) % 2];
+    b->self = (long)b;
+    if (raw_syscall2(SYS_arch_prctl, ARCH_SET_FS_, (long)b) != 0) return 0;
+    int ok = 1;
+    for (int i = 0; i < 20; i++) {
+        raw_syscall2(SYS_sched_yield, 0, 0);
+        ok &= fs_word() == (long)b;
+    }
+    long now = 0;
+    raw_syscall2(SYS_arch_prctl, ARCH_GET_FS_, (long)&now);
+    *got = now == (long)b;
+    raw_syscall2(SYS_arch_prctl, ARCH_SET_FS_, old);
+    return ok;
+}
+
+static void *fs_thread(void *arg) {
+    long got = 0;
+    int ok = fs_survives_switches(&got);
+    *(int *)arg = ok && got;
+    return 0;
+}
+
+static void arch_prctl_calls(void) {
+    long fs = 0;
+    long r = raw(SYS_arch_prctl, ARCH_GET_FS_, (long)&fs, 0, 0);
+    printf("ARCH_GET_FS: %ld, the thread pointer: %s, %%fs:0 is it: %s\n", r,
+           yesno(fs == (long)pthread_self()), yesno(fs_word() == fs));
+    printf("ARCH_SET_FS to itself: %ld\n", raw(SYS_arch_prctl, ARCH_SET_FS_, fs, 0, 0));
+    printf("ARCH_SET_FS in the kernel half: %ld; at 2^47: %ld\n",
+           raw(SYS_arch_prctl, ARCH_SET_FS_, (long)0xffff800000000000UL, 0, 0),
+           raw(SYS_arch_prctl, ARCH_SET_FS_, (long)0x800000000000UL, 0, 0));
+    printf("ARCH_GET_FS to 1: %ld; to the kernel half: %ld\n", raw(SYS_arch_prctl, ARCH_GET_FS_, 1, 0, 0),
+           raw(SYS_arch_prctl, ARCH_GET_FS_, (long)0xffff800000000000UL, 0, 0));
+    printf("bad code 0x1234: %ld\n", raw(SYS_arch_prctl, 0x1234, 0, 0, 0));
+    /* Two threads with FS bases of their own, switching back and forth. */
+    int other_ok = 0;
+    pthread_t t;
+    pthread_create(&t, 0, fs_thread, &other_ok);
+    long got = 0;
+    int ok = fs_survives_switches(&got);
+    pthread_join(t, 0);
+    printf("own FS base kept across switches: %s, read back: %s; other thread: %s\n", yesno(ok),
+           yesno(got), yesno(other_ok));
+    printf("restored: %s\n", yesno(fs_word() == fs));
+}
+
 /* --- getrandom -------------------------------------------------------------- */
 
 static int cmp_u64(const void *a, const void *b) {
@@ -261,5 +337,6 @@ int main(int argc, char **argv) {
     atomic_store(&step, 100);
     pthread_join(w, 0);
     getrandom_calls();
+    arch_prctl_calls();
     return 0;
 }
