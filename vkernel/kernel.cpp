@@ -49,7 +49,14 @@ Result<std::unique_ptr<Kernel>, HostError> Kernel::create(const KernelOptions& o
     k->machine_ = VK_TRY(vmspace::Machine::create(k->mem_, k->frames_));
     k->reactor_.emplace(VK_TRY(Reactor::create()));
     // Frames are allocated with the kernel lock held (or before any vCPU runs).
-    k->frames_.set_reclaim([kp = k.get()] { kp->drop_idle_pmaps(); });
+    // Out of frames: the image cache goes first (losing it costs each
+    // program one exec as slow as without a cache), the page tables of idle
+    // processes only if that freed nothing (rebuilding those costs a fault,
+    // a VM exit, per page each process touches again).
+    k->frames_.set_reclaim([kp = k.get()] {
+        kp->image_cache_.clear();
+        if (kp->frames_.free_frames() == 0) kp->drop_idle_pmaps();
+    });
     k->vfs_ = std::make_unique<fs::Vfs>(fs::Tmpfs::create(k->frames_));
     k->anon_vfs_ = std::make_unique<fs::Vfs>(fs::Tmpfs::create(k->frames_), 0, "anon");
     // Leave room for page tables and the vkernel's own frames: 1/16 of memory.
@@ -220,7 +227,7 @@ Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::
     processes_.emplace(pid, std::move(proc));
     tasks_.emplace(pid, std::move(task));
     if (vdso_) vdso_->start(*this);  // clock parameters before the first exec
-    auto img = load_image(*machine_, *vfs_, path, argv, envp, *p, &commit_);
+    auto img = load_image(*machine_, *vfs_, path, argv, envp, *p, &commit_, &image_cache_);
     if (!img) {
         processes_.clear();
         tasks_.clear();

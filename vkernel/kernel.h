@@ -29,6 +29,7 @@
 #include "pmap/phys_memory.h"
 #include "vkernel/fs/tmpfs.h"
 #include "vkernel/fs/vfs.h"
+#include "vkernel/image_cache.h"
 #include "vkernel/loader.h"
 #include "vkernel/syscall_table.h"
 #include "vkernel/task.h"
@@ -261,6 +262,8 @@ private:
     std::unique_ptr<fs::Vfs> vfs_;
     std::unique_ptr<fs::Vfs> anon_vfs_;
     u64 next_anon_ = 1;
+    // Recently executed programs (after frames_: it holds frames; guarded by kmu_).
+    ImageCache image_cache_{frames_};
 
     std::mutex kmu_;                        // the kernel lock
     std::condition_variable idle_cv_;       // idle vCPUs

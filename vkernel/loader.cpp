@@ -34,14 +34,22 @@ enum : u64 {
     AT_SYSINFO_EHDR = 33,
 };
 
+// A program file as read_file found it.
+struct ProgramFile {
+    std::shared_ptr<const std::vector<std::byte>> bytes;
+    std::shared_ptr<fs::Inode> inode;
+    fs::Stat stat;                              // before the read (with a cache, on a miss)
+    std::shared_ptr<const CachedImage> cached;  // a cache hit: bytes are its bytes
+};
+
 // Reads the program `path` through the VFS, as execve(2) opens it: the path
 // resolved from the process's cwd with search permission on the way,
 // following symlinks; then a regular file with an x bit the process may use
 // on a mount without noexec (Vfs::may_exec). Read permission is not needed
-// (Linux opens the file for exec, not for reading).
-Result<std::shared_ptr<std::vector<std::byte>>, ExecError> read_file(const fs::Vfs& vfs,
-                                                                     const Process& p,
-                                                                     const std::string& path) {
+// (Linux opens the file for exec, not for reading). The checks and the open
+// are the same with a `cache`; only the read is skipped on a hit.
+Result<ProgramFile, ExecError> read_file(const fs::Vfs& vfs, const Process& p,
+                                         const std::string& path, ImageCache* cache) {
     const fs::Credentials cred =
         p.euid == 0 ? fs::Credentials::root() : fs::Credentials::user(p.euid, p.egid);
     VK_ASSERT(p.fsctx != nullptr);
@@ -72,6 +80,18 @@ Result<std::shared_ptr<std::vector<std::byte>>, ExecError> read_file(const fs::V
         return Unexpected{ExecError{126, path + ": cannot open: " + std::strerror(e), e}};
     }
     file->set_ops(std::move(ops.value()));
+    ProgramFile out;
+    out.inode = where->inode_ptr();
+    if (cache) {
+        if (auto hit = cache->find(*out.inode)) {
+            out.bytes = hit->bytes;
+            out.cached = std::move(hit);
+            return out;
+        }
+        // Taken before the read: a change while we read shows as a stale
+        // entry next time, never as a fresh one.
+        out.stat = out.inode->stat();
+    }
     auto data = std::make_shared<std::vector<std::byte>>(size);
     u64 done = 0;
     while (done < data->size()) {
@@ -82,7 +102,8 @@ Result<std::shared_ptr<std::vector<std::byte>>, ExecError> read_file(const fs::V
         done += n.value();
     }
     data->resize(done);
-    return data;
+    out.bytes = std::move(data);
+    return out;
 }
 
 u32 region_prot(u32 pf) {
@@ -117,22 +138,25 @@ std::optional<std::pair<std::string, std::string>> shebang(const std::vector<std
 }
 
 Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::string& path,
-                                        std::shared_ptr<std::vector<std::byte>> file,
+                                        const ProgramFile& file,
                                         const std::vector<std::string>& argv,
                                         const std::vector<std::string>& envp,
-                                        const Process& p, CommitCharge* commit);
+                                        const Process& p, CommitCharge* commit,
+                                        ImageCache* cache);
 
 }  // namespace
 
 Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const fs::Vfs& vfs,
                                           const std::string& path, std::vector<std::string> argv,
                                           const std::vector<std::string>& envp,
-                                          const Process& creds, CommitCharge* commit) {
+                                          const Process& creds, CommitCharge* commit,
+                                          ImageCache* cache) {
     std::string cur = path;
     for (int depth = 0;; depth++) {
-        auto file = VK_TRY(read_file(vfs, creds, cur));
-        auto sb = shebang(*file);
-        if (!sb) return load_elf(machine, cur, std::move(file), argv, envp, creds, commit);
+        const ProgramFile file = VK_TRY(read_file(vfs, creds, cur, cache));
+        auto sb = shebang(*file.bytes);
+        if (!sb) return load_elf(machine, cur, file, argv, envp, creds, commit, cache);
+        if (cache && !file.cached) (void)cache->add(file.inode, file.stat, file.bytes, std::nullopt);
         // Linux runs up to 5 nested scripts (4 recursions past the first).
         if (depth >= 5) return Unexpected{ExecError{126, path + ": too many levels of #! interpreters", ELOOP}};
         if (sb->first.empty()) return Unexpected{ExecError{126, cur + ": empty #! line", ENOEXEC}};
@@ -170,11 +194,13 @@ void prefault_image(Mm& mm, const ElfImage& img, u64 bias) {
 }
 
 Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::string& path,
-                                        std::shared_ptr<std::vector<std::byte>> file,
+                                        const ProgramFile& file,
                                         const std::vector<std::string>& argv,
                                         const std::vector<std::string>& envp,
-                                        const Process& p, CommitCharge* commit) {
-    auto parsed = parse_elf(std::span<const std::byte>(file->data(), file->size()));
+                                        const Process& p, CommitCharge* commit,
+                                        ImageCache* cache) {
+    const std::vector<std::byte>& bytes = *file.bytes;
+    auto parsed = parse_elf(std::span<const std::byte>(bytes.data(), bytes.size()));
     if (!parsed) return Unexpected{ExecError{126, path + ": " + parsed.error()}};
     const ElfImage& img = parsed.value();
 
@@ -183,18 +209,39 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
         img.min_vaddr + bias < Mm::kUserMin)
         return Unexpected{ExecError{126, path + ": program addresses out of range", ENOEXEC}};
 
+    // What each segment shows of the file: its bytes from the start of its
+    // first page (the lead) to the end of its file part.
+    std::vector<SegmentBytes> seg_bytes;
+    for (const ElfSegment& s : img.segments) {
+        const u64 lead = s.vaddr - page_round_down(s.vaddr);
+        seg_bytes.push_back(SegmentBytes{s.offset - lead, lead + s.filesz});
+    }
+    // The segments' cached templates: from a hit, else made now (null when
+    // the program is not cached: then the pages are made as the guest
+    // faults, as without a cache).
+    std::shared_ptr<const CachedImage> cached = file.cached;
+    if (cache && !file.cached)
+        cached = cache->add(file.inode, file.stat, file.bytes,
+                            std::span<const SegmentBytes>(seg_bytes));
+    if (cached && (!cached->elf || cached->segments.size() != img.segments.size()))
+        cached = nullptr;
+
     auto mm_r = Mm::create(machine, commit);
     if (!mm_r) return Unexpected{ExecError{1, "out of guest memory creating an address space", ENOMEM}};
     std::shared_ptr<Mm> mm = std::move(mm_r.value());
 
-    for (const ElfSegment& s : img.segments) {
+    for (std::size_t i = 0; i < img.segments.size(); i++) {
+        const ElfSegment& s = img.segments[i];
         Region r;
-        const u64 page_va = page_round_down(s.vaddr);
-        r.start = page_va + bias;
+        r.start = page_round_down(s.vaddr) + bias;
         r.end = page_round_up(s.vaddr + s.memsz) + bias;
         r.prot = region_prot(s.flags);
-        const u64 lead = s.vaddr - page_va;
-        r.object = std::make_shared<VmObject>(mm->frames(), file, s.offset - lead, lead + s.filesz);
+        // A copy of the template shares its frames; the first write to one
+        // copies it (the template keeps its reference, so the count is > 1
+        // and make_private copies): the cached page never changes.
+        r.object = cached ? cached->segments[i]->cow_copy()
+                          : std::make_shared<VmObject>(mm->frames(), file.bytes,
+                                                       seg_bytes[i].offset, seg_bytes[i].length);
         r.name = path;
         if (auto m = mm->map(std::move(r)); !m) {
             if (m.error().code == ENOMEM)

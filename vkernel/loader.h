@@ -6,6 +6,7 @@
 
 #include "base/result.h"
 #include "vkernel/fs/vfs.h"
+#include "vkernel/image_cache.h"
 #include "vkernel/task.h"
 
 namespace vk {
@@ -30,10 +31,14 @@ struct LoadedImage {
 // for its segments, a stack holding argv, envp and the auxiliary vector, the
 // registers to start it. A `#!` script runs its interpreter (up to 4
 // levels). Pages are not touched until the guest faults on them, except the
-// stack's top pages. `creds` fills AT_UID and friends.
+// stack's top pages. `creds` fills AT_UID and friends. With a `cache` (may
+// be null), a program found there unchanged is neither read nor copied
+// again (its segments are copy-on-write views of the cached pages), and
+// one read is added to it; the permission checks are the same either way.
 Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const fs::Vfs& vfs,
                                           const std::string& path, std::vector<std::string> argv,
                                           const std::vector<std::string>& envp,
-                                          const Process& creds, CommitCharge* commit);
+                                          const Process& creds, CommitCharge* commit,
+                                          ImageCache* cache = nullptr);
 
 }  // namespace vk

@@ -153,7 +153,7 @@ Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::str
     // The file is read through the VFS (kernel lock held); the new address
     // space is private until it replaces the old one. Its commit charge is
     // taken here.
-    auto img = load_image(*machine_, *vfs_, path, std::move(argv), envp, p, &commit_);
+    auto img = load_image(*machine_, *vfs_, path, std::move(argv), envp, p, &commit_, &image_cache_);
     if (!img) return err(img.error().err);
     if (t.exiting) return err(EINTR);  // killed while the file was read
 
