@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -165,9 +166,15 @@ bool Machine::fast_fpu() const {
 
 void Machine::set_pvm(bool v) {
     pvm_ = v;
-    // 256 frames: one flush per ~1 MiB of freed page tables (a few dozen
-    // process exits), each costing the rebuild of the live shadows.
-    if (v) frames_.quarantine_tables([this] { forget_shadows(); }, 256);
+    // A flush is a memslot change: ~1.5 ms here (KVM waits for its SRCU
+    // readers), plus the rebuild of every live shadow page. So it waits for
+    // 1/16 of guest memory in freed page tables (4096 frames at the default
+    // 256 MiB: ~170 fork+exec+exit of a static glibc program; at least
+    // 256). Parked frames are not lost: an allocation that finds no free
+    // frame flushes at once (FrameAllocator::alloc_uninit).
+    if (v)
+        frames_.quarantine_tables([this] { forget_shadows(); },
+                                  std::max<std::size_t>(256, frames_.total_frames() / 16));
 }
 
 void Machine::forget_shadows() {
