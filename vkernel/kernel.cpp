@@ -456,7 +456,7 @@ void Kernel::switch_fpu(Cpu& cpu, Task& t) {
     if (cpu.fpu_owner == &t) return;
     ++stats_.fpu_switches;
     if (cpu.fpu_owner) (void)cpu.vcpu->save_fpu(cpu.fpu_owner->fpu, fpu_space(*cpu.fpu_owner));
-    (void)cpu.vcpu->load_fpu(t.fpu);
+    (void)cpu.vcpu->load_fpu(t.fpu, fpu_space(t));
     cpu.fpu_owner = &t;
 }
 

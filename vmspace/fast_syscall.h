@@ -14,9 +14,13 @@
 // running thread's slot and sends every other call out as the plain
 // trampoline does, saving the FPU state (XSAVE) into the vCPU's area on the
 // way, so that switching threads after a syscall takes the outgoing state
-// from there instead of KVM_GET_XSAVE (~5-15 us). The other direction stays
-// KVM_SET_XSAVE: an entry with RIP in the upper half (a restore stub was
-// tried) made PVM report the next user page fault at the stub's address.
+// from there instead of KVM_GET_XSAVE (~5-15 us). The other direction goes
+// the same way: the host copies the incoming state into the area and enters
+// the guest at the page's restore entry (XRSTOR, then the thread's rip)
+// instead of KVM_SET_XSAVE. (A first try of that, session 3, saw the next
+// user page fault reported at the entry's address: that was a fault left
+// pending in KVM by a preemption and delivered to the next thread loaded,
+// fixed since in Vcpu::run.)
 //
 // Layout, in the upper-half PML4 slot each user page table owns
 // (pmap::kPrivateUpperSlot): for vCPU i, at kFastBaseVa + i * kFastBlock,
@@ -49,7 +53,7 @@ struct FastSlot {
     u64 pending;  // its pending signals, thread and process
     u64 tid;
     u64 pid;
-    u64 rcx;      // the stub's stash: return address
+    u64 rcx;      // the stub's stash: return address (the restore entry's rip)
     u64 r11;      // user flags
     u64 r8;
     u64 r9;
@@ -82,12 +86,14 @@ inline constexpr unsigned kFastLimits = 16;
 // fast_syscall.S's code and the offsets the host needs in it.
 struct FastSyscallLayout {
     u64 size;          // bytes of code
+    u64 syscall_end;   // the syscall entry's code ends here (the restore entry follows)
     u64 slow;          // the exit path of the other calls
     u64 slow_stashed;  // from here to `fast`, rax and rdx are in the slot
     u64 fast;          // the prologue of the calls answered here
     u64 prologue_end;  // before: nothing done yet, rcx and r11 as `syscall` left them
     u64 done;          // before: the call is not made; from here on it is
     u64 result;        // up to here the result is in r8, then in rax
+    u64 restore;       // the FPU restore entry, to the end: XRSTOR, then the thread's rip
 };
 
 extern "C" const unsigned char vk_fast_syscall_code[];

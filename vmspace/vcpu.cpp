@@ -274,7 +274,18 @@ Result<void, HostError> Vcpu::save_fpu(FpuState& out, const VmSpace* space) cons
     return {};
 }
 
-Result<void, HostError> Vcpu::load_fpu(const FpuState& in) {
+Result<void, HostError> Vcpu::load_fpu(const FpuState& in, const VmSpace* space) {
+    fpu_staged_space_ = 0;
+    fpu_staged_ = nullptr;
+    if (space && machine_.fast_fpu() && fast_va_) {
+        if (std::byte* area = space->fast_area(id_)) {
+            // The guest restores it (XRSTOR in the fast page) as run() enters.
+            std::memcpy(area, in.region, machine_.xsave_layout().size);
+            fpu_staged_space_ = space->id();
+            fpu_staged_ = &in;
+            return {};
+        }
+    }
     // SAFETY: KVM_SET_XSAVE reads the 4 KiB area.
     if (::ioctl(fd_.get(), abi::kSetXsave, in.region) < 0) return host_err("KVM_SET_XSAVE");
     return {};
@@ -355,9 +366,14 @@ void Vcpu::load_full(VmSpace& space, const UserRegs& u) {
     loaded_gs_ = u.gs_base;
 }
 
+bool Vcpu::in_restore(u64 rip) const {
+    const FastSyscallLayout& l = vk_fast_syscall_layout;
+    return fast_va_ && rip >= fast_va_ + l.restore && rip < fast_va_ + l.size;
+}
+
 Vcpu::FastStop Vcpu::fast_stop(u64 rip) const {
     const FastSyscallLayout& l = vk_fast_syscall_layout;
-    if (!fast_va_ || rip < fast_va_ || rip - fast_va_ >= l.size) return FastStop::kOutside;
+    if (!fast_va_ || rip < fast_va_ || rip - fast_va_ >= l.syscall_end) return FastStop::kOutside;
     const u64 off = rip - fast_va_;
     if (off < l.prologue_end) return FastStop::kEntry;
     return off < l.done ? FastStop::kRedo : FastStop::kDone;
@@ -447,11 +463,32 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
             break;
         }
     }
+    // FPU state staged by load_fpu: the guest restores it through the fast
+    // page's restore entry, which then jumps to the thread's rip (rip, rax
+    // and rdx wait in the slot). Staged for another space (not expected):
+    // the ioctl after all.
+    bool restoring = false;
+    if (fpu_staged_) {
+        if (fpu_staged_space_ == space.id()) {
+            restoring = true;
+        } else if (::ioctl(fd_.get(), abi::kSetXsave, fpu_staged_->region) < 0) {
+            return host_err("KVM_SET_XSAVE");
+        }
+        fpu_staged_space_ = 0;
+        fpu_staged_ = nullptr;
+    }
+    if (restoring) full = true;
     if (full) load_full(space, regs);
     if (fast_va_) {
         FastSlot* slot = space.fast_slot(id_);
         VK_ASSERT(slot != nullptr);  // every space maps the fast pages of every fast vCPU
         slot->fpu_saved = 0;         // guest code runs from here on
+        if (restoring) {
+            slot->rcx = regs.rip;
+            slot->rax = regs.rax;
+            slot->rdx = regs.rdx;
+            r.rip = fast_va_ + vk_fast_syscall_layout.restore;
+        }
     }
 
     for (;;) {
@@ -469,6 +506,7 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
             // end every later KVM_RUN at once: take it now, as QEMU does.
             eat_kicks();
             if (!user_mode) continue;  // inside a stub: finish the trap first
+            if (in_restore(r.rip)) continue;  // the FPU restore entry: let it finish
             // A fault the guest took just as the kick came is still to be
             // delivered: let it be (it exits through the stub at once).
             // Another thread loaded in its place would get it, with this
@@ -532,6 +570,21 @@ Result<Trap, HostError> Vcpu::run(VmSpace& space, UserRegs& regs) {
                 regs.rflags = f[4];
                 regs.rsp = f[5];
                 stop_ = Stop::kException;
+                if (in_restore(f[2])) {
+                    // XRSTOR refused the area (the process wrote over its own
+                    // data page): the fault is the thread's, at its own rip.
+                    const FastSlot& slot = *space.fast_slot(id_);
+                    regs.rip = slot.rcx;
+                    regs.rax = slot.rax;
+                    regs.rdx = slot.rdx;
+                    stop_ = Stop::kFresh;
+                    VK_TRY(complete_pending_io());
+                    Trap t;
+                    t.kind = TrapKind::kException;
+                    t.vector = static_cast<u8>(f[0]);
+                    t.error_code = f[1];
+                    return t;
+                }
                 if (const FastStop where = fast_stop(f[2]); where != FastStop::kOutside) {
                     // Only the user pointers of a call not yet made can fault
                     // in the fast syscall page: the host makes the call.

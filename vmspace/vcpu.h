@@ -41,12 +41,14 @@ public:
     // share a vCPU swap it with save_fpu/load_fpu, each a vCPU ioctl; on PVM
     // with fast syscalls, save_fpu copies from `space`'s XSAVE area instead
     // when the last exit was a syscall (the stub saved the state there;
-    // `space`: that of the thread whose state it is; fast_syscall.h).
+    // `space`: that of the thread whose state it is; fast_syscall.h), and
+    // load_fpu copies `in` into `space`'s area for the guest to restore as
+    // the next run() in that space enters (`in` must stay valid until then).
     struct FpuState {
         alignas(64) u32 region[1024];
     };
     Result<void, HostError> save_fpu(FpuState& out, const VmSpace* space) const;
-    Result<void, HostError> load_fpu(const FpuState& in);
+    Result<void, HostError> load_fpu(const FpuState& in, const VmSpace* space = nullptr);
     // The state of a fresh thread (FCW 0x37f, MXCSR 0x1f80), as Linux starts one.
     static void init_fpu(FpuState& out);
     // The vCPU's model-specific register `index` (KVM_GET_MSRS), e.g. its
@@ -90,6 +92,8 @@ private:
     // Where in the fast syscall page a stop at `rip` falls.
     enum class FastStop { kOutside, kEntry, kRedo, kDone };
     FastStop fast_stop(u64 rip) const;
+    // Whether `rip` is in the fast page's FPU restore entry.
+    bool in_restore(u64 rip) const;
     // kEntry: rewrites `regs` as the thread on its `syscall` instruction,
     // which it makes again.
     void back_to_syscall(const FastSlot& slot, UserRegs& regs) const;
@@ -113,6 +117,10 @@ private:
     bool syscall_user_ = false;
     u64 full_loads_ = 0;
     u64 fast_va_ = 0;  // this vCPU's fast syscall page, 0 without (fast_syscall.h)
+    // FPU state load_fpu left in a space's area for the guest's restore
+    // entry: the space's id (0: none) and the state itself (the fallback).
+    u64 fpu_staged_space_ = 0;
+    const FpuState* fpu_staged_ = nullptr;
 };
 
 }  // namespace vk::vmspace
