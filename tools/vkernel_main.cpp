@@ -50,9 +50,9 @@ void usage(FILE* out) {
         "      --stats           at exit, print to stderr how many VM exits of each kind\n"
         "                        the guest caused\n"
         "      --no-fast-syscalls  make every guest syscall exit to the vkernel (on PVM\n"
-        "                        rt_sigprocmask, gettid, getpid and set_robust_list\n"
-        "                        are otherwise answered inside the guest; --strace\n"
-        "                        implies this)\n"
+        "                        a few simple calls, such as rt_sigprocmask, getpid,\n"
+        "                        brk(0) and arch_prctl, are otherwise answered inside\n"
+        "                        the guest; --strace implies this)\n"
         "      --hostname NAME   the guest's host name (uname -n; default vkernel)\n"
         "  -h, --help            show this help\n"
         "      --version         show the version\n",
