@@ -301,8 +301,10 @@ void Kernel::cpu_loop(Cpu& cpu) {
 }
 
 void Kernel::release_task(Task* t) {
-    for (auto& c : cpus_)
+    for (auto& c : cpus_) {
         if (c->fpu_owner == t) c->fpu_owner = nullptr;
+        c->vcpu->forget_fpu(t->fpu);
+    }
     tasks_.erase(t->tid);
     if (tasks_.empty()) {
         stopping_ = true;
@@ -376,7 +378,8 @@ bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
     if (s->random_left < vmspace::kFastRandomBytes / 2 || s->random_left > vmspace::kFastRandomBytes) {
         // A fresh space, or the pool half used: fill it. (Never the bytes
         // of another space: each space has its own data pages.)
-        if (::getrandom(s->random, sizeof s->random, 0) == static_cast<ssize_t>(sizeof s->random))
+        if (::getrandom(s->random, sizeof s->random, GRND_NONBLOCK) ==
+            static_cast<ssize_t>(sizeof s->random))
             s->random_left = sizeof s->random;
         else
             s->random_left = 0;  // the calls go to the host

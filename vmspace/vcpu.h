@@ -49,6 +49,14 @@ public:
     };
     Result<void, HostError> save_fpu(FpuState& out, const VmSpace* space) const;
     Result<void, HostError> load_fpu(const FpuState& in, const VmSpace* space = nullptr);
+    // `state` is going away (its thread is released): drop it if load_fpu
+    // staged it and no run has taken it yet.
+    void forget_fpu(const FpuState& state) {
+        if (fpu_staged_ == &state) {
+            fpu_staged_ = nullptr;
+            fpu_staged_space_ = 0;
+        }
+    }
     // The state of a fresh thread (FCW 0x37f, MXCSR 0x1f80), as Linux starts one.
     static void init_fpu(FpuState& out);
     // The vCPU's model-specific register `index` (KVM_GET_MSRS), e.g. its

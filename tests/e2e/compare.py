@@ -28,6 +28,7 @@ Only the standard library is used.
 import argparse
 import difflib
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -58,6 +59,23 @@ def require_kvm():
         sys.exit(1)
     print(f"SKIP: {problem}", file=sys.stderr)
     sys.exit(SKIP)
+
+
+def stats_of(vkernel, options, prog, args, timeout, env=None):
+    """Runs PROG ARGS in the vkernel with --stats (and OPTIONS, PROG's
+    directory bound) and returns (syscall exits, whether fast syscalls were
+    on) from the line --stats prints; exits with a FAIL message if the run
+    fails or the line is missing."""
+    argv = [vkernel, "--stats", *options, f"--bind={os.path.dirname(prog)}", "--", prog, *args]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
+    err = r.stderr.decode("utf-8", errors="backslashreplace")
+    out = r.stdout.decode("utf-8", errors="backslashreplace")
+    m = re.search(r"(\d+) syscalls", err)
+    f = re.search(r"fast syscalls (on|off)", err)
+    if r.returncode != 0 or not m or not f:
+        print(f"FAIL: {' '.join(argv)}: status {r.returncode}\nstdout: {out}\nstderr: {err}")
+        sys.exit(1)
+    return int(m.group(1)), f.group(1) == "on"
 
 
 def status_of(returncode):

@@ -19,29 +19,15 @@ Only the standard library is used.
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import SKIP, require_kvm  # noqa: E402
-
-SYSCALLS = re.compile(r"(\d+) syscalls")
-FAST = re.compile(r"fast syscalls (on|off)")
+from compare import SKIP, require_kvm, stats_of  # noqa: E402
 
 
 def run(vkernel, prog, rounds, timeout, options):
-    argv = [vkernel, "--stats", *options, f"--bind={os.path.dirname(prog)}", "--", prog,
-            "loop", str(rounds)]
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    err = r.stderr.decode("utf-8", errors="backslashreplace")
-    out = r.stdout.decode("utf-8", errors="backslashreplace")
-    m, f = SYSCALLS.search(err), FAST.search(err)
-    if r.returncode != 0 or not m or not f:
-        print(f"FAIL: {' '.join(argv)}: status {r.returncode}\nstdout: {out}\nstderr: {err}")
-        sys.exit(1)
-    return int(m.group(1)), f.group(1) == "on"
+    return stats_of(vkernel, options, prog, ["loop", str(rounds)], timeout)
 
 
 def main():

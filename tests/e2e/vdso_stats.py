@@ -20,29 +20,18 @@ Only the standard library is used.
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import require_kvm  # noqa: E402
+from compare import require_kvm, stats_of  # noqa: E402
 
-SYSCALLS = re.compile(r"(\d+) syscalls")
 # A libc loop may cost this many syscall exits more than no loop at all.
 ALLOWED_EXTRA = 20
 
 
 def syscalls_of(vkernel, prog, mode, n, timeout, env):
-    argv = [vkernel, "--stats", f"--bind={os.path.dirname(prog)}", "--", prog, mode, str(n)]
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
-    err = r.stderr.decode("utf-8", errors="backslashreplace")
-    out = r.stdout.decode("utf-8", errors="backslashreplace")
-    m = SYSCALLS.search(err)
-    if r.returncode != 0 or not m:
-        print(f"FAIL: {' '.join(argv)}: status {r.returncode}\nstdout: {out}\nstderr: {err}")
-        sys.exit(1)
-    return int(m.group(1))
+    return stats_of(vkernel, [], prog, [mode, str(n)], timeout, env)[0]
 
 
 def main():
