@@ -7,8 +7,9 @@ to the host, measured in the same run.
 Figures (medians, see each program): the bare trampoline round trip, the raw
 KVM exit round trip, a guest getppid through the whole vkernel, a guest
 getpid (answered inside the guest on PVM), clock_gettime through the vDSO,
-and the cost of a guest page fault per 4 KiB page (touching 64 MiB), each
-next to the host.
+the cost of a guest page fault per 4 KiB page (touching 64 MiB), and the wall
+time of two CPU-bound processes on two vCPUs (`-n 2`, cpu_bench), each next
+to the host.
 """
 import argparse
 import os
@@ -37,6 +38,8 @@ def main():
     host_time = run([os.path.join(b, "bench", "time_bench")])
     guest_fault = run([vk, "-m", "512M", "--bind", bench, "--", os.path.join(bench, "touch_pages")])
     host_fault = run([os.path.join(b, "bench", "touch_pages")])
+    guest_cpu = run([vk, "-n", "2", "--bind", bench, "--", os.path.join(bench, "cpu_bench")])
+    host_cpu = run([os.path.join(b, "bench", "cpu_bench")])
 
     tr = float(trap["bare_trampoline_ns"])
     raw = float(trap["raw_exit_ns"])
@@ -55,11 +58,15 @@ def main():
         ("clock_gettime (vDSO)", float(guest_time["clock_gettime_ns"]),
          float(host_time["clock_gettime_ns"])),
         ("page fault per 4 KiB page (64 MiB)", gf, hf),
+        ("2 busy processes, -n 2 (wall)", float(guest_cpu["two_workers_ns"]),
+         float(host_cpu["two_workers_ns"])),
     ]
     for name, v, h in rows:
         print(f"{name:40} {v/1000:9.3f}us {h/1000:9.3f}us {v/h:7.1f}x")
     print(f"vkernel overhead over bare trampoline: {100*(gp-tr)/tr:+.0f}% (goal <= +25%)")
     print(f"page fault / bare trampoline: {gf/tr:.2f} (goal <= 0.25)")
+    print(f"two busy processes on two vCPUs: speedup {guest_cpu['speedup']} over one "
+          f"(host {host_cpu['speedup']}; 2.0 is perfect)")
     return 0
 
 

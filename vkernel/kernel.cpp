@@ -182,18 +182,6 @@ Result<void, std::string> Kernel::boot(std::span<const std::byte> archive,
     return {};
 }
 
-// The lowest host CPU this process may run on, as a one-CPU set.
-static bool first_allowed_cpu(cpu_set_t& one) {
-    cpu_set_t all;
-    if (sched_getaffinity(0, sizeof all, &all) != 0) return false;
-    for (int i = 0; i < CPU_SETSIZE; i++) {
-        if (CPU_ISSET(i, &all)) {
-            CPU_SET(i, &one);
-            return true;
-        }
-    }
-    return false;
-}
 
 Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::string> argv,
                                    const std::vector<std::string>& envp) {
@@ -246,18 +234,9 @@ Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::
     lk.unlock();
 
     std::thread ticker([this] { ticker_loop(); });
-    // FIXME: on PVM, several vCPU threads on different host CPUs lose TLB
-    // coherence: a process forked on one vCPU saw its parent's later stack
-    // writes (tests/guest/fork_tree with -n 2 failed 11 of 40 runs; 0 of 30
-    // with all vCPU threads on one host CPU). Until the cause is found, the
-    // vCPU threads share one host CPU there; on VMX/SVM KVM they run free.
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    const bool pin = machine_->is_pvm() && cpus_.size() > 1 && first_allowed_cpu(one);
     for (auto& cpu : cpus_) {
         Cpu* c = cpu.get();
         c->thread = std::thread([this, c] { cpu_loop(*c); });
-        if (pin) pthread_setaffinity_np(c->thread.native_handle(), sizeof one, &one);
     }
     for (auto& cpu : cpus_) cpu->thread.join();
     {
@@ -667,7 +646,11 @@ bool Kernel::wait_host_fd(Task& t, int fd, short events) {
 
 // The ticker is the reactor's poller: it fires timers and host I/O
 // completions, and preempts: while tasks wait in the run queue it kicks
-// vCPUs that are running guest code, once per slice.
+// vCPUs that are running guest code, once per slice. It also kicks a vCPU
+// whose thread has a signal to take or an exit to make: a kick that came
+// while Vcpu::run was finishing a trap or the FPU restore entry is absorbed
+// there (the run continues), and a thread that never traps would otherwise
+// run on with a SIGKILL pending.
 void Kernel::ticker_loop() {
     auto next_tick = Clock::now() + kSlice;
     for (;;) {
@@ -677,9 +660,10 @@ void Kernel::ticker_loop() {
         if (stopping_) return;
         if (Clock::now() >= next_tick) {
             next_tick = Clock::now() + kSlice;
-            if (!runq_.empty())
-                for (auto& c : cpus_)
-                    if (c->in_guest.load(std::memory_order_acquire)) c->vcpu->kick();
+            for (auto& c : cpus_) {
+                if (!c->in_guest.load(std::memory_order_acquire)) continue;
+                if (!runq_.empty() || (c->current && needs_kernel(*c->current))) c->vcpu->kick();
+            }
         }
     }
 }

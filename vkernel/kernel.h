@@ -201,6 +201,9 @@ public:
     void send_signal(Process& p, int sig, const KSigInfo& info);
     void send_signal_to_task(Task& t, int sig, const KSigInfo& info);
     bool signal_pending(const Task& t) const;
+    // Whether a thread running guest code must come back to the kernel: a
+    // signal it does not block (as the guest sees its mask), or an exit.
+    bool needs_kernel(const Task& t) const;
     // A thread's blocked signals: while it runs guest code with fast
     // syscalls they live in its vCPU's slot (vmspace/fast_syscall.h).
     u64 live_sigmask(const Task& t) const;

@@ -54,6 +54,12 @@ bool Kernel::signal_pending(const Task& t) const {
     return (pend & ~t.sigmask) || (pend & sigbit(SIGKILL));
 }
 
+bool Kernel::needs_kernel(const Task& t) const {
+    if (t.exiting || t.process->exiting) return true;
+    const u64 pend = t.pending | t.process->shared_pending;
+    return (pend & ~live_sigmask(t)) || (pend & sigbit(SIGKILL));
+}
+
 void Kernel::notify_signal(Task& t) {
     if (t.state == TaskState::kBlocked)
         wake(t, WakeReason::kInterrupted);
