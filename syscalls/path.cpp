@@ -133,11 +133,12 @@ struct statfs to_host_statfs(const fs::StatFs& s) {
 
 // ---- credentials for access(2) ----
 
-// access(2) checks with the real ids; root's capabilities stay only for
-// real uid 0 (cap_clear unless SECURE_NO_SETUID_FIXUP, as Linux does).
+// access(2) checks with the real ids and the supplementary groups; root's
+// capabilities stay only for real uid 0 (cap_clear unless
+// SECURE_NO_SETUID_FIXUP, as Linux does).
 fs::Credentials real_credentials(const Process& p) {
-    fs::Credentials c = p.uid == 0 ? fs::Credentials::root() : fs::Credentials::user(p.uid, p.gid);
-    c.gid = p.gid;
+    fs::Credentials c = fs::Credentials::user(p.uid, p.gid, p.groups);
+    if (p.uid == 0) c.caps = permitted_caps(p);
     return c;
 }
 

@@ -98,14 +98,51 @@ Result<long> sys_clone3(Task& task, const SyscallArgs& a) {
     return static_cast<long>(VK_TRY(task.kernel.clone_task(task, c)));
 }
 
+namespace {
+// execve's core: the vectors copied in, then the exec. An empty argv gets
+// one empty string, as Linux does since 5.18.
+Result<long> do_execve(Task& task, const ExecTarget& target, u64 argv_addr, u64 envp_addr) {
+    auto argv = VK_TRY(copy_in_strv(task.mm(), argv_addr));
+    const auto envp = VK_TRY(copy_in_strv(task.mm(), envp_addr));
+    if (argv.empty()) argv.emplace_back();
+    VK_TRY(task.kernel.exec(task, target, std::move(argv), envp));
+    return 0;
+}
+}  // namespace
+
 Result<long> sys_execve(Task& task, const SyscallArgs& a) {
     const auto path = VK_TRY(copy_in_string(task.mm(), a[0], kPathMax));
-    auto argv = VK_TRY(copy_in_strv(task.mm(), a[1]));
-    const auto envp = VK_TRY(copy_in_strv(task.mm(), a[2]));
     if (path.empty()) return err(ENOENT);
-    if (argv.empty()) argv.push_back(path);  // as Linux does for argc 0 since 5.18
-    VK_TRY(task.kernel.exec(task, path, std::move(argv), envp));
-    return 0;
+    return do_execve(task, ExecTarget::path(path), a[1], a[2]);
+}
+
+// execveat(dirfd, path, argv, envp, flags): a relative path starts at the
+// directory `dirfd`; with AT_EMPTY_PATH an empty path runs the file `dirfd`
+// holds (fexecve). The program is then named /dev/fd/N[/path].
+Result<long> sys_execveat(Task& task, const SyscallArgs& a) {
+    const int dirfd = static_cast<int>(a[0]);
+    const u64 flags = a[4];
+    if (flags & ~u64{AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW}) return err(EINVAL);
+    const auto path = VK_TRY(copy_in_string(task.mm(), a[1], kPathMax));
+    if (path.empty() && !(flags & AT_EMPTY_PATH)) return err(ENOENT);
+    ExecTarget target = ExecTarget::path(path);
+    target.nofollow = flags & AT_SYMLINK_NOFOLLOW;
+    Process& p = *task.process;
+    if (dirfd == AT_FDCWD || path.starts_with('/')) {
+        if (path.empty()) target.file = p.fsctx->cwd;  // a directory: EACCES
+    } else {
+        const auto f = VK_TRY(p.fds->get(dirfd));
+        if (!f->path().valid()) return err(path.empty() ? EACCES : ENOTDIR);
+        target.filename = "/dev/fd/" + std::to_string(dirfd);
+        if (path.empty()) {
+            target.file = f->path();
+        } else {
+            target.filename += "/" + path;
+            target.dir = f->path();
+        }
+        target.inaccessible = VK_TRY(p.fds->cloexec(dirfd));
+    }
+    return do_execve(task, target, a[2], a[3]);
 }
 
 Result<long> sys_wait4(Task& task, const SyscallArgs& a) {
@@ -233,50 +270,128 @@ Result<long> sys_getresgid(Task& task, const SyscallArgs& a) {
 }
 
 namespace {
+constexpr u32 kKeepId = 0xffff'ffff;  // -1: leave this id as it is
+
 // setres[ug]id core: -1 keeps a value; unprivileged callers may only pick
-// among their current real, effective and saved ids.
-Result<long> set_ids(Process& p, u32& r, u32& e, u32& s, u64 nr, u64 ne, u64 ns) {
-    const u32 keep = 0xffff'ffff;
-    const bool priv = p.euid == 0;
+// among their current real, effective and saved ids. The fs id follows the
+// effective one, as on Linux. `priv` is CAP_SETUID or CAP_SETGID.
+Result<long> set_ids(bool priv, u32& r, u32& e, u32& s, u32& fs, u64 nr, u64 ne, u64 ns) {
     auto allowed = [&](u32 v) { return priv || v == r || v == e || v == s; };
     for (u64 v : {nr, ne, ns})
-        if (static_cast<u32>(v) != keep && !allowed(static_cast<u32>(v))) return err(EPERM);
-    if (static_cast<u32>(nr) != keep) r = static_cast<u32>(nr);
-    if (static_cast<u32>(ne) != keep) e = static_cast<u32>(ne);
-    if (static_cast<u32>(ns) != keep) s = static_cast<u32>(ns);
+        if (static_cast<u32>(v) != kKeepId && !allowed(static_cast<u32>(v))) return err(EPERM);
+    if (static_cast<u32>(nr) != kKeepId) r = static_cast<u32>(nr);
+    if (static_cast<u32>(ne) != kKeepId) e = static_cast<u32>(ne);
+    if (static_cast<u32>(ns) != kKeepId) s = static_cast<u32>(ns);
+    fs = e;
     return 0;
+}
+
+constexpr int kCapSetgid = 6, kCapSetuid = 7;
+bool capable(const Process& p, int cap) { return (effective_caps(p) >> cap) & 1; }
+
+Result<long> set_uids(Process& p, u64 nr, u64 ne, u64 ns) {
+    return set_ids(capable(p, kCapSetuid), p.uid, p.euid, p.suid, p.fsuid, nr, ne, ns);
+}
+Result<long> set_gids(Process& p, u64 nr, u64 ne, u64 ns) {
+    return set_ids(capable(p, kCapSetgid), p.gid, p.egid, p.sgid, p.fsgid, nr, ne, ns);
+}
+
+// setfs[ug]id: returns the old fs id whether or not it changes; the new one
+// must be one of the real, effective, saved or current fs ids unless `priv`.
+long set_fs_id(bool priv, u32 r, u32 e, u32 s, u32& fs, u64 v) {
+    const u32 old = fs;
+    const u32 id = static_cast<u32>(v);
+    if (id == kKeepId) return old;
+    if (priv || id == r || id == e || id == s || id == fs) fs = id;
+    return old;
 }
 }  // namespace
 
 Result<long> sys_setresuid(Task& task, const SyscallArgs& a) {
-    Process& p = *task.process;
-    return set_ids(p, p.uid, p.euid, p.suid, a[0], a[1], a[2]);
+    return set_uids(*task.process, a[0], a[1], a[2]);
 }
 Result<long> sys_setresgid(Task& task, const SyscallArgs& a) {
-    Process& p = *task.process;
-    return set_ids(p, p.gid, p.egid, p.sgid, a[0], a[1], a[2]);
+    return set_gids(*task.process, a[0], a[1], a[2]);
 }
+// setuid: with CAP_SETUID all three ids, else only the effective one.
 Result<long> sys_setuid(Task& task, const SyscallArgs& a) {
     Process& p = *task.process;
-    if (p.euid == 0) return set_ids(p, p.uid, p.euid, p.suid, a[0], a[0], a[0]);
-    return set_ids(p, p.uid, p.euid, p.suid, ~0ULL, a[0], ~0ULL);
+    if (static_cast<u32>(a[0]) == kKeepId) return err(EINVAL);
+    if (capable(p, kCapSetuid)) return set_uids(p, a[0], a[0], a[0]);
+    return set_uids(p, kKeepId, a[0], kKeepId);
 }
 Result<long> sys_setgid(Task& task, const SyscallArgs& a) {
     Process& p = *task.process;
-    if (p.euid == 0) return set_ids(p, p.gid, p.egid, p.sgid, a[0], a[0], a[0]);
-    return set_ids(p, p.gid, p.egid, p.sgid, ~0ULL, a[0], ~0ULL);
+    if (static_cast<u32>(a[0]) == kKeepId) return err(EINVAL);
+    if (capable(p, kCapSetgid)) return set_gids(p, a[0], a[0], a[0]);
+    return set_gids(p, kKeepId, a[0], kKeepId);
 }
+// setreuid: the real id may become the effective one; the saved id takes
+// the new effective id when the real id is set or the effective id moves
+// away from the real one (Linux's rule).
 Result<long> sys_setreuid(Task& task, const SyscallArgs& a) {
     Process& p = *task.process;
-    return set_ids(p, p.uid, p.euid, p.suid, a[0], a[1], ~0ULL);
+    const u32 nr = static_cast<u32>(a[0]), ne = static_cast<u32>(a[1]);
+    const bool priv = capable(p, kCapSetuid);
+    if (nr != kKeepId && !priv && nr != p.uid && nr != p.euid) return err(EPERM);
+    if (ne != kKeepId && !priv && ne != p.uid && ne != p.euid && ne != p.suid) return err(EPERM);
+    const u32 new_r = nr != kKeepId ? nr : p.uid;
+    const u32 new_e = ne != kKeepId ? ne : p.euid;
+    const bool saved = nr != kKeepId || (ne != kKeepId && new_e != p.uid);
+    p.uid = new_r;
+    p.euid = new_e;
+    if (saved) p.suid = new_e;
+    p.fsuid = p.euid;
+    return 0;
 }
 Result<long> sys_setregid(Task& task, const SyscallArgs& a) {
     Process& p = *task.process;
-    return set_ids(p, p.gid, p.egid, p.sgid, a[0], a[1], ~0ULL);
+    const u32 nr = static_cast<u32>(a[0]), ne = static_cast<u32>(a[1]);
+    const bool priv = capable(p, kCapSetgid);
+    if (nr != kKeepId && !priv && nr != p.gid && nr != p.egid) return err(EPERM);
+    if (ne != kKeepId && !priv && ne != p.gid && ne != p.egid && ne != p.sgid) return err(EPERM);
+    const u32 new_r = nr != kKeepId ? nr : p.gid;
+    const u32 new_e = ne != kKeepId ? ne : p.egid;
+    const bool saved = nr != kKeepId || (ne != kKeepId && new_e != p.gid);
+    p.gid = new_r;
+    p.egid = new_e;
+    if (saved) p.sgid = new_e;
+    p.fsgid = p.egid;
+    return 0;
 }
-Result<long> sys_getgroups(Task&, const SyscallArgs&) { return 0; }
-Result<long> sys_setgroups(Task& task, const SyscallArgs&) {
-    return task.process->euid == 0 ? Result<long>(0) : err(EPERM);
+Result<long> sys_setfsuid(Task& task, const SyscallArgs& a) {
+    Process& p = *task.process;
+    return set_fs_id(capable(p, kCapSetuid), p.uid, p.euid, p.suid, p.fsuid, a[0]);
+}
+Result<long> sys_setfsgid(Task& task, const SyscallArgs& a) {
+    Process& p = *task.process;
+    return set_fs_id(capable(p, kCapSetgid), p.gid, p.egid, p.sgid, p.fsgid, a[0]);
+}
+
+// getgroups(size, list): size 0 asks for the count; a smaller list is EINVAL.
+Result<long> sys_getgroups(Task& task, const SyscallArgs& a) {
+    const auto& g = task.process->groups;
+    const int size = static_cast<int>(a[0]);
+    if (size < 0) return err(EINVAL);
+    if (size == 0) return static_cast<long>(g.size());
+    if (static_cast<std::size_t>(size) < g.size()) return err(EINVAL);
+    if (!g.empty())
+        VK_TRY(copy_out_bytes(task.mm(), a[1], g.data(), g.size() * sizeof(u32)));
+    return static_cast<long>(g.size());
+}
+
+// setgroups(size, list): CAP_SETGID; at most NGROUPS_MAX; kept sorted.
+Result<long> sys_setgroups(Task& task, const SyscallArgs& a) {
+    constexpr u64 kNgroupsMax = 65536;
+    Process& p = *task.process;
+    if (!capable(p, kCapSetgid)) return err(EPERM);
+    const int size = static_cast<int>(a[0]);
+    if (size < 0 || static_cast<u64>(size) > kNgroupsMax) return err(EINVAL);
+    std::vector<u32> g(static_cast<std::size_t>(size));
+    if (size > 0) VK_TRY(copy_in_bytes(task.mm(), a[1], g.data(), g.size() * sizeof(u32)));
+    std::sort(g.begin(), g.end());
+    p.groups = std::move(g);
+    return 0;
 }
 
 Result<long> sys_arch_prctl(Task& task, const SyscallArgs& a) {

@@ -14,8 +14,6 @@ namespace vk::sys {
 // The table main() hands to the kernel.
 const SyscallTable& linux64_table();
 
-// The credentials file checks use: the fs ids (= effective ids) of `p`.
-fs::Credentials credentials(const Process& p);
 // RLIMIT_NOFILE's soft limit: the bound for new descriptors.
 u64 nofile_limit(const Process& p);
 // The open file behind descriptor `fd` of the caller, or EBADF.
@@ -39,6 +37,7 @@ VK_DECLARE(getpid) VK_DECLARE(gettid) VK_DECLARE(getppid) VK_DECLARE(getuid) VK_
 VK_DECLARE(getgid) VK_DECLARE(getegid) VK_DECLARE(getresuid) VK_DECLARE(getresgid)
 VK_DECLARE(setuid) VK_DECLARE(setgid) VK_DECLARE(setreuid) VK_DECLARE(setregid)
 VK_DECLARE(setresuid) VK_DECLARE(setresgid) VK_DECLARE(getgroups) VK_DECLARE(setgroups)
+VK_DECLARE(setfsuid) VK_DECLARE(setfsgid) VK_DECLARE(execveat)
 VK_DECLARE(getpgrp) VK_DECLARE(getpgid) VK_DECLARE(setpgid) VK_DECLARE(getsid) VK_DECLARE(setsid)
 VK_DECLARE(arch_prctl) VK_DECLARE(set_tid_address) VK_DECLARE(set_robust_list) VK_DECLARE(get_robust_list) VK_DECLARE(rseq)
 VK_DECLARE(sched_yield) VK_DECLARE(sched_getaffinity) VK_DECLARE(sched_setaffinity)

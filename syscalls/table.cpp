@@ -83,6 +83,7 @@ SyscallTable build() {
     set(57, sys_fork, {});
     set(58, sys_vfork, {});
     set(59, sys_execve, {S, B, B});
+    set(322, sys_execveat, {F, S, B, B, H});
     set(61, sys_wait4, {I, B, H, B});
     set(62, sys_kill, {I, I});
     set(98, sys_getrusage, {I, B});
@@ -97,6 +98,8 @@ SyscallTable build() {
     set(116, sys_setgroups, {I, B});
     set(117, sys_setresuid, {U, U, U});
     set(119, sys_setresgid, {U, U, U});
+    set(122, sys_setfsuid, {U});
+    set(123, sys_setfsgid, {U});
     set(127, sys_rt_sigpending, {B, U});
     set(128, sys_rt_sigtimedwait, {B, B, B, U});
     set(130, sys_rt_sigsuspend, {B, U});
@@ -213,12 +216,6 @@ SyscallTable build() {
 }
 
 }  // namespace
-
-fs::Credentials credentials(const Process& p) {
-    fs::Credentials c = p.euid == 0 ? fs::Credentials::root() : fs::Credentials::user(p.euid, p.egid);
-    c.gid = p.egid;
-    return c;
-}
 
 u64 nofile_limit(const Process& p) {
     const u64 l = p.rlimits[7][0];  // RLIMIT_NOFILE

@@ -215,21 +215,19 @@ Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::
     processes_.emplace(pid, std::move(proc));
     tasks_.emplace(pid, std::move(task));
     if (vdso_) vdso_->start(*this);  // clock parameters before the first exec
-    auto img = load_image(*machine_, *vfs_, path, argv, envp, *p, &commit_, &image_cache_);
+    const ExecTarget target = ExecTarget::path(path);
+    auto img = load_image(*machine_, *vfs_, target, argv, envp, *p, &commit_, &image_cache_);
     if (!img) {
         processes_.clear();
         tasks_.clear();
         return Unexpected{img.error()};
     }
     p->mm = img->mm;
-    p->exe = img->path;
-    if (auto where = vfs_->resolve(fs::Context{*p->fsctx, fs::Credentials::root()}, p->fsctx->cwd,
-                                   img->path, fs::kLookupFollow))
-        p->exe = vfs_->path_name(*where, p->fsctx->root);
+    p->exe = vfs_->path_name(img->file, p->fsctx->root);
     for (const auto& s : argv) p->cmdline.append(s).push_back('\0');
     for (const auto& s : envp) p->environ.append(s).push_back('\0');
     t->regs = img->regs;
-    t->comm = img->path.substr(img->path.rfind('/') + 1).substr(0, 15);
+    t->comm = target.comm(img->file);
     start_task(*t);
     lk.unlock();
 

@@ -181,7 +181,7 @@ public:
     const std::map<int, std::unique_ptr<Process>>& processes() const { return processes_; }
     Result<int> clone_task(Task& parent, const CloneArgs& args);
     // Replaces the process image; on success the task continues at the new entry.
-    Result<void> exec(Task& t, const std::string& path, std::vector<std::string> argv,
+    Result<void> exec(Task& t, const ExecTarget& target, std::vector<std::string> argv,
                       const std::vector<std::string>& envp);
     // Ends the calling thread / its whole process with wait status `status`.
     void exit_thread(Task& t, int code);

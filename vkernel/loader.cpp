@@ -2,9 +2,11 @@
 
 #include <cpuid.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -36,6 +38,7 @@ enum : u64 {
 
 // A program file as read_file found it.
 struct ProgramFile {
+    fs::Path where;
     std::shared_ptr<const std::vector<std::byte>> bytes;
     std::shared_ptr<fs::Inode> inode;
     fs::Stat stat;                              // before the read (with a cache, on a miss)
@@ -48,14 +51,24 @@ struct ProgramFile {
 // on a mount without noexec (Vfs::may_exec). Read permission is not needed
 // (Linux opens the file for exec, not for reading). The checks and the open
 // are the same with a `cache`; only the read is skipped on a hit.
+// `target` says where to start (execveat) and names the file in messages.
 Result<ProgramFile, ExecError> read_file(const fs::Vfs& vfs, const Process& p,
-                                         const std::string& path, ImageCache* cache) {
-    const fs::Credentials cred =
-        p.euid == 0 ? fs::Credentials::root() : fs::Credentials::user(p.euid, p.egid);
+                                         const ExecTarget& target, ImageCache* cache) {
+    const fs::Credentials cred = credentials(p);
     VK_ASSERT(p.fsctx != nullptr);
     const fs::Context ctx{*p.fsctx, cred};
-    if (path.empty()) return Unexpected{ExecError{127, "empty program name: no such file", ENOENT}};
-    auto where = vfs.resolve(ctx, ctx.fs.cwd, path, fs::kLookupFollow);
+    const std::string& path = target.filename;
+    Result<fs::Path> where = fs::Path{};
+    if (target.file) {
+        where = *target.file;
+    } else {
+        if (target.lookup.empty())
+            return Unexpected{ExecError{127, "empty program name: no such file", ENOENT}};
+        where = vfs.resolve(ctx, target.dir ? *target.dir : ctx.fs.cwd, target.lookup,
+                            target.nofollow ? 0 : fs::kLookupFollow);
+        if (where && target.nofollow && where->inode().is_symlink())
+            where = err(ELOOP);
+    }
     if (!where) {
         const int e = where.error().code;
         if (e == ENOENT || e == ENOTDIR)
@@ -81,6 +94,7 @@ Result<ProgramFile, ExecError> read_file(const fs::Vfs& vfs, const Process& p,
     }
     file->set_ops(std::move(ops.value()));
     ProgramFile out;
+    out.where = *where;
     out.inode = where->inode_ptr();
     if (cache) {
         if (auto hit = cache->find(*out.inode)) {
@@ -138,7 +152,7 @@ std::optional<std::pair<std::string, std::string>> shebang(const std::vector<std
 }
 
 Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::string& path,
-                                        const ProgramFile& file,
+                                        const std::string& execfn, const ProgramFile& file,
                                         const std::vector<std::string>& argv,
                                         const std::vector<std::string>& envp,
                                         const Process& p, CommitCharge* commit,
@@ -146,31 +160,65 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
 
 }  // namespace
 
+std::string ExecTarget::comm(const fs::Path& loaded) const {
+    std::string name = file && lookup.empty() ? loaded.dentry->name()
+                                              : filename.substr(filename.rfind('/') + 1);
+    return name.substr(0, 15);
+}
+
 Result<LoadedImage, ExecError> load_image(vmspace::Machine& machine, const fs::Vfs& vfs,
-                                          const std::string& path, std::vector<std::string> argv,
+                                          const ExecTarget& target, std::vector<std::string> argv,
                                           const std::vector<std::string>& envp,
                                           const Process& creds, CommitCharge* commit,
                                           ImageCache* cache) {
-    std::string cur = path;
+    ExecTarget cur = target;
     for (int depth = 0;; depth++) {
         const ProgramFile file = VK_TRY(read_file(vfs, creds, cur, cache));
         auto sb = shebang(*file.bytes);
-        if (!sb) return load_elf(machine, cur, file, argv, envp, creds, commit, cache);
+        if (!sb) return load_elf(machine, cur.filename, target.filename, file, argv, envp, creds, commit, cache);
         if (cache && !file.cached) (void)cache->add(file.inode, file.stat, file.bytes, std::nullopt);
+        // A script named through a descriptor closed by this exec: its
+        // interpreter could not open it (BINPRM_FLAGS_PATH_INACCESSIBLE).
+        if (cur.inaccessible)
+            return Unexpected{ExecError{126, cur.filename + ": script named by a close-on-exec descriptor", ENOENT}};
         // Linux runs up to 5 nested scripts (4 recursions past the first).
-        if (depth >= 5) return Unexpected{ExecError{126, path + ": too many levels of #! interpreters", ELOOP}};
-        if (sb->first.empty()) return Unexpected{ExecError{126, cur + ": empty #! line", ENOEXEC}};
+        if (depth >= 5) return Unexpected{ExecError{126, target.filename + ": too many levels of #! interpreters", ELOOP}};
+        if (sb->first.empty()) return Unexpected{ExecError{126, cur.filename + ": empty #! line", ENOEXEC}};
         // argv becomes: interpreter [arg] script original-argv[1:]
         std::vector<std::string> next{sb->first};
         if (!sb->second.empty()) next.push_back(sb->second);
-        next.push_back(cur);
+        next.push_back(cur.filename);
         if (!argv.empty()) next.insert(next.end(), argv.begin() + 1, argv.end());
         argv = std::move(next);
-        cur = sb->first;
+        cur = ExecTarget::path(sb->first);
     }
 }
 
 namespace {
+
+// The effective ids an exec of `where` gives (bprm_fill_uid): the owner of a
+// set-user-ID file, the group of a set-group-ID file that has its group x
+// bit (without it the bit marks mandatory locking), unless the mount is
+// nosuid. AT_SECURE as cap_bprm_creds_from_file decides it: the effective
+// ids change, or differ from the real ones.
+struct ExecIds {
+    u32 euid = 0, egid = 0;
+    bool secure = false;
+};
+
+ExecIds exec_ids(const Process& p, const fs::Path& where) {
+    ExecIds ids{p.euid, p.egid, false};
+    const fs::Inode& ino = where.inode();
+    if (!(where.mount->flags() & MS_NOSUID)) {
+        const u32 mode = ino.mode();
+        if (mode & S_ISUID) ids.euid = ino.uid();
+        if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) ids.egid = ino.gid();
+    }
+    const bool in_group = ids.egid == p.fsgid ||
+                          std::find(p.groups.begin(), p.groups.end(), ids.egid) != p.groups.end();
+    ids.secure = ids.euid != p.euid || !in_group || ids.euid != p.uid || ids.egid != p.gid;
+    return ids;
+}
 
 // Maps a new image's pages before it runs, as far as kPrefaultPages goes:
 // a static glibc program otherwise faults ~15 times on its way to main, and
@@ -194,7 +242,7 @@ void prefault_image(Mm& mm, const ElfImage& img, u64 bias) {
 }
 
 Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::string& path,
-                                        const ProgramFile& file,
+                                        const std::string& execfn_name, const ProgramFile& file,
                                         const std::vector<std::string>& argv,
                                         const std::vector<std::string>& envp,
                                         const Process& p, CommitCharge* commit,
@@ -274,7 +322,7 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
     }
 
     // Strings first, at the very top, then the vectors below them.
-    u64 total = path.size() + 1;
+    u64 total = execfn_name.size() + 1;
     for (const auto& s : argv) total += s.size() + 1;
     for (const auto& s : envp) total += s.size() + 1;
     if (total > kArgMax) return Unexpected{ExecError{126, "argument list too long", E2BIG}};
@@ -286,7 +334,7 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
             return Unexpected{ExecError{1, "out of guest memory building the stack", ENOMEM}};
         return sp;
     };
-    const u64 execfn = VK_TRY(push(path.c_str(), path.size() + 1));
+    const u64 execfn = VK_TRY(push(execfn_name.c_str(), execfn_name.size() + 1));
     std::vector<u64> env_ptrs, arg_ptrs;
     for (auto it = envp.rbegin(); it != envp.rend(); ++it)
         env_ptrs.insert(env_ptrs.begin(), VK_TRY(push(it->c_str(), it->size() + 1)));
@@ -301,6 +349,7 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
 
     unsigned a = 0, b = 0, c = 0, d = 0;
     __get_cpuid(1, &a, &b, &c, &d);
+    const ExecIds ids = exec_ids(p, file.where);
     const u64 aux[][2] = {
         {AT_PHDR, img.phdr_vaddr ? img.phdr_vaddr + bias : 0},
         {AT_PHENT, img.phent},
@@ -310,10 +359,10 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
         {AT_FLAGS, 0},
         {AT_ENTRY, img.entry + bias},
         {AT_UID, p.uid},
-        {AT_EUID, p.euid},
+        {AT_EUID, ids.euid},
         {AT_GID, p.gid},
-        {AT_EGID, p.egid},
-        {AT_SECURE, 0},
+        {AT_EGID, ids.egid},
+        {AT_SECURE, ids.secure},
         {AT_HWCAP, d},
         {AT_HWCAP2, 0},
         {AT_CLKTCK, 100},
@@ -346,6 +395,10 @@ Result<LoadedImage, ExecError> load_elf(vmspace::Machine& machine, const std::st
     out.regs.rip = img.entry + bias;
     out.regs.rsp = start_sp;
     out.path = path;
+    out.file = file.where;
+    out.euid = ids.euid;
+    out.egid = ids.egid;
+    out.secure = ids.secure;
     return out;
 }
 

@@ -25,7 +25,29 @@ constexpr u64 kKnownFlags = 0xff | kCloneVm | kCloneFs | kCloneFiles | kCloneSig
                             kCloneThread | kCloneSysvsem | kCloneSettls | kCloneParentSettid |
                             kCloneChildCleartid | kCloneDetached | kCloneChildSettid | kCloneIo;
 
+// CAP_FS_MASK: CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+// CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_MAC_OVERRIDE.
+constexpr u64 kFsCaps = 0x1f | (u64{1} << 9) | (u64{1} << 27) | (u64{1} << 32);
+
 }  // namespace
+
+u64 permitted_caps(const Process& p) {
+    return p.uid == 0 || p.euid == 0 || p.suid == 0 ? kAllCaps : 0;
+}
+
+u64 effective_caps(const Process& p) {
+    const u64 permitted = permitted_caps(p);
+    u64 caps = p.euid == 0 ? permitted : 0;
+    if (p.fsuid != 0) caps &= ~kFsCaps;
+    else caps |= permitted & kFsCaps;
+    return caps;
+}
+
+fs::Credentials credentials(const Process& p) {
+    fs::Credentials c = fs::Credentials::user(p.fsuid, p.fsgid, p.groups);
+    c.caps = effective_caps(p);
+    return c;
+}
 
 Process* Kernel::find_process(int pid) {
     auto it = processes_.find(pid);
@@ -64,6 +86,8 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
         np->parent = (f & kCloneParent) && pp->parent ? pp->parent : pp;
         np->uid = pp->uid; np->euid = pp->euid; np->suid = pp->suid;
         np->gid = pp->gid; np->egid = pp->egid; np->sgid = pp->sgid;
+        np->fsuid = pp->fsuid; np->fsgid = pp->fsgid;
+        np->groups = pp->groups;
         np->exe = pp->exe;
         np->cmdline = pp->cmdline;
         np->environ = pp->environ;
@@ -144,7 +168,7 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
     return tid;
 }
 
-Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::string> argv,
+Result<void> Kernel::exec(Task& t, const ExecTarget& target, std::vector<std::string> argv,
                           const std::vector<std::string>& envp) {
     Process& p = *t.process;
     std::string cmdline, environ;
@@ -153,7 +177,7 @@ Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::str
     // The file is read through the VFS (kernel lock held); the new address
     // space is private until it replaces the old one. Its commit charge is
     // taken here.
-    auto img = load_image(*machine_, *vfs_, path, std::move(argv), envp, p, &commit_, &image_cache_);
+    auto img = load_image(*machine_, *vfs_, target, std::move(argv), envp, p, &commit_, &image_cache_);
     if (!img) return err(img.error().err);
     if (t.exiting) return err(EINTR);  // killed while the file was read
 
@@ -185,18 +209,18 @@ Result<void> Kernel::exec(Task& t, const std::string& path, std::vector<std::str
     // Close-on-exec descriptors go; a shared table is unshared first, as Linux does.
     if (p.fds.use_count() > 1) p.fds = std::shared_ptr<fs::FdTable>(p.fds->clone());
     p.fds->close_on_exec();
-    {
-        // /proc/PID/exe names the file itself, not the path used ("/proc/self/exe",
-        // resolved here while self/exe still names the old program).
-        std::string exe = img->path;
-        const fs::Credentials root = fs::Credentials::root();
-        if (auto where = vfs_->resolve(fs::Context{*p.fsctx, root}, p.fsctx->cwd, img->path, fs::kLookupFollow))
-            exe = vfs_->path_name(*where, p.fsctx->root);
-        p.exe = std::move(exe);
-    }
+    // /proc/PID/exe names the file itself, not the path used.
+    p.exe = vfs_->path_name(img->file, p.fsctx->root);
     p.cmdline = std::move(cmdline);
     p.environ = std::move(environ);
-    t.comm = img->path.substr(img->path.rfind('/') + 1).substr(0, 15);
+    t.comm = target.comm(img->file);
+    // The ids the image runs with (set-user-ID, set-group-ID); the saved and
+    // fs ids follow the effective ones on every exec. A parent-death signal
+    // does not survive a change of identity (commit_creds).
+    if (img->euid != p.euid || img->egid != p.egid || p.fsuid != img->euid || p.fsgid != img->egid)
+        p.pdeath_signal = 0;
+    p.euid = p.suid = p.fsuid = img->euid;
+    p.egid = p.sgid = p.fsgid = img->egid;
     if (!p.vfork_done) {
         p.vfork_done = true;
         wake_all(p.vfork_wait);

@@ -308,9 +308,11 @@ std::string proc_status(Kernel& k, const Process& p, const Task* t) {
     appendf(s, "State:\t%c (%s)\n", st, state_name(st));
     appendf(s, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n", p.pid, t ? t->tid : p.pid,
             p.parent ? p.parent->pid : 0);
-    appendf(s, "Uid:\t%u\t%u\t%u\t%u\n", p.uid, p.euid, p.suid, p.euid);
-    appendf(s, "Gid:\t%u\t%u\t%u\t%u\n", p.gid, p.egid, p.sgid, p.egid);
-    appendf(s, "FDSize:\t%lu\nGroups:\t\n", p.fds ? std::max<u64>(64, p.fds->count()) : 0);
+    appendf(s, "Uid:\t%u\t%u\t%u\t%u\n", p.uid, p.euid, p.suid, p.fsuid);
+    appendf(s, "Gid:\t%u\t%u\t%u\t%u\n", p.gid, p.egid, p.sgid, p.fsgid);
+    appendf(s, "FDSize:\t%lu\nGroups:\t", p.fds ? std::max<u64>(64, p.fds->count()) : 0);
+    for (u32 g : p.groups) appendf(s, "%u ", g);
+    s += '\n';
     if (!p.zombie && p.mm) {
         const MemUse m = mem_use(p);
         const u64 kb = 1024;
@@ -327,9 +329,8 @@ std::string proc_status(Kernel& k, const Process& p, const Task* t) {
     appendf(s, "SigPnd:\t%016lx\nShdPnd:\t%016lx\nSigBlk:\t%016lx\nSigIgn:\t%016lx\nSigCgt:\t%016lx\n",
             t ? t->pending : 0, p.shared_pending, t ? t->sigmask : 0, signal_set(p, true),
             signal_set(p, false));
-    const u64 caps = p.euid == 0 ? u64{0x1ffffffffff} : 0;
     appendf(s, "CapInh:\t%016x\nCapPrm:\t%016lx\nCapEff:\t%016lx\nCapBnd:\t%016lx\nCapAmb:\t%016x\n",
-            0, caps, caps, u64{0x1ffffffffff}, 0);
+            0, permitted_caps(p), effective_caps(p), kAllCaps, 0);
     appendf(s, "NoNewPrivs:\t0\nSeccomp:\t0\n");
     const unsigned n = k.cpu_count();
     appendf(s, "Cpus_allowed:\t%lx\nCpus_allowed_list:\t0-%u\n",

@@ -112,6 +112,8 @@ public:
     std::vector<Process*> children;    // owned by the kernel's process table
     std::vector<Task*> threads;        // live threads
     u32 uid = 0, euid = 0, suid = 0, gid = 0, egid = 0, sgid = 0;
+    u32 fsuid = 0, fsgid = 0;  // what file checks use; follow euid/egid unless setfs[ug]id
+    std::vector<u32> groups;   // supplementary groups, sorted (setgroups)
     std::shared_ptr<Mm> mm;
     std::shared_ptr<SigHand> sighand;
     std::string exe;   // path it was started from
@@ -152,6 +154,17 @@ public:
     u64 utime_ns = 0, stime_ns = 0;
     u64 cutime_ns = 0, cstime_ns = 0;  // reaped children's
 };
+
+// Capabilities as Linux's emulation of root gives them without file
+// capabilities: all are permitted while any of the uids is 0; they are
+// effective while the euid is 0, and the file-system ones (CAP_CHOWN,
+// CAP_DAC_*, CAP_FOWNER, CAP_FSETID, ...) follow the fsuid instead.
+inline constexpr u64 kAllCaps = (u64{1} << 41) - 1;  // CAP_CHOWN .. CAP_CHECKPOINT_RESTORE
+u64 permitted_caps(const Process& p);
+u64 effective_caps(const Process& p);
+// The credentials file checks use: fsuid, fsgid, the supplementary groups
+// and the effective capabilities.
+fs::Credentials credentials(const Process& p);
 
 class Task {
 public:

@@ -582,8 +582,9 @@ Result<void> Tty::set_ctty(Task& t, bool steal) {
     if (p.pid == p.sid && session_ == p.sid) return {};  // already ours
     if (p.pid != p.sid) return err(EPERM);                // not a session leader
     if (session_ != 0) {
-        // Another session's terminal: only root may take it (TIOCSCTTY 1).
-        if (!steal || p.euid != 0) return err(EPERM);
+        // Another session's terminal: only CAP_SYS_ADMIN may take it (TIOCSCTTY 1).
+        constexpr int kCapSysAdmin = 21;
+        if (!steal || !((effective_caps(p) >> kCapSysAdmin) & 1)) return err(EPERM);
         session_ = pgrp_ = 0;
     }
     attach(p);
