@@ -518,8 +518,6 @@ void Kernel::yield(Task& t) {
 void Kernel::run_child_first(Task& parent, Task& child) {
     Cpu* cpu = parent.cpu;
     if (!cpu || !parent.fiber) return;
-    for (const auto& c : cpus_)
-        if (c.get() != cpu && !c->current) return;  // idle: it takes the child
     Process& p = *parent.process;
     const bool thread = child.process == &p;
     if (thread && !p.threads_child_first) return;

@@ -151,8 +151,9 @@ public:
     int wake_some(WaitQueue& wq, int n, const std::function<bool(Task&)>& pred);
     void yield(Task& t);
     // Right after clone: lets `child` run on the parent's vCPU before the
-    // parent returns from the call, unless another vCPU is idle (it takes
-    // the child at once).
+    // parent returns from the call. An idle vCPU takes the parent meanwhile:
+    // the child, usually the critical path (an exec, a short thread),
+    // starts without waiting for another host thread to wake.
     void run_child_first(Task& parent, Task& child);
     // Runs a blocking host call without the kernel lock. The task stays on
     // its vCPU meanwhile.
