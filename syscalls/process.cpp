@@ -482,26 +482,55 @@ Result<long> sys_sched_yield(Task& task, const SyscallArgs&) {
     return 0;
 }
 
-Result<long> sys_sched_getaffinity(Task& task, const SyscallArgs& a) {
-    const int pid = static_cast<int>(a[0]);
-    if (pid != 0 && !task.kernel.find_task(pid)) return err(ESRCH);
-    const u64 len = a[1];
-    if (len < sizeof(u64) || (len % sizeof(u64))) return err(EINVAL);
+namespace {
+// The thread sched_[gs]etaffinity name: 0 is the caller; another needs the
+// same owner or CAP_SYS_NICE (Linux's check_same_owner).
+Result<Task*> affinity_target(Task& task, int tid, bool set) {
+    if (tid < 0) return err(ESRCH);
+    if (tid == 0) return &task;
+    Task* t = task.kernel.find_task(tid);
+    if (!t || t->state == TaskState::kDead) return err(ESRCH);
+    constexpr int kCapSysNice = 23;
+    const Process& me = *task.process;
+    const Process& it = *t->process;
+    if (set && !((effective_caps(me) >> kCapSysNice) & 1) && me.euid != it.uid && me.euid != it.euid)
+        return err(EPERM);
+    return t;
+}
+
+u64 cpu_mask(Task& task) {
     const unsigned n = task.kernel.cpu_count();
-    const u64 mask = n >= 64 ? ~0ULL : (1ULL << n) - 1;
+    return n >= 64 ? ~0ULL : (1ULL << n) - 1;
+}
+}  // namespace
+
+// sched_getaffinity(tid, len, mask): the thread's vCPUs; len must hold a
+// bit per vCPU and be a multiple of 8. Returns the bytes written.
+Result<long> sys_sched_getaffinity(Task& task, const SyscallArgs& a) {
+    const u64 len = a[1];
+    const unsigned n = task.kernel.cpu_count();
+    if (len * 8 < n || (len % sizeof(u64))) return err(EINVAL);
+    Task* t = VK_TRY(affinity_target(task, static_cast<int>(a[0]), false));
+    const u64 mask = t->affinity & cpu_mask(task);
     VK_TRY(copy_out(task.mm(), UserPtr<u64>(a[2]), mask));
     return sizeof(u64);
 }
 
+// sched_setaffinity(tid, len, mask): a shorter mask is zero-extended, a
+// longer one cut; it must name at least one vCPU. A thread running on a
+// vCPU it may no longer use moves before it runs guest code again.
 Result<long> sys_sched_setaffinity(Task& task, const SyscallArgs& a) {
-    const int pid = static_cast<int>(a[0]);
-    if (pid != 0 && !task.kernel.find_task(pid)) return err(ESRCH);
-    if (a[1] < sizeof(u64)) return err(EINVAL);
-    const u64 mask = VK_TRY(copy_in(task.mm(), UserPtr<u64>(a[2])));
-    const unsigned n = task.kernel.cpu_count();
-    const u64 valid = n >= 64 ? ~0ULL : (1ULL << n) - 1;
-    if (!(mask & valid)) return err(EINVAL);
-    return 0;  // one run queue: every vCPU may run every thread
+    const u64 len = std::min<u64>(a[1], sizeof(u64));
+    u64 mask = 0;
+    if (len) VK_TRY(copy_in_bytes(task.mm(), a[2], &mask, len));
+    Task* t = VK_TRY(affinity_target(task, static_cast<int>(a[0]), true));
+    mask &= cpu_mask(task);
+    if (!mask) return err(EINVAL);
+    t->affinity = mask;
+    if (t != &task && t->state == TaskState::kRunning && t->cpu && !t->may_run_on(t->cpu->id))
+        t->cpu->vcpu->kick();
+    // The caller itself moves on its way back to user mode (task_main).
+    return 0;
 }
 
 Result<long> sys_getcpu(Task& task, const SyscallArgs& a) {

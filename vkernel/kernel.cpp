@@ -250,7 +250,16 @@ void Kernel::start_task(Task& t) {
     t.fiber = std::make_unique<Fiber>([this, &t] { task_main(t); });
     t.state = TaskState::kRunnable;
     runq_.push_back(&t);
-    idle_cv_.notify_one();
+    notify_idle(t);
+}
+
+void Kernel::notify_idle(const Task& t) {
+    // An idle vCPU the task may not run on would go back to sleep and leave
+    // the task waiting: with an affinity, every idle vCPU looks.
+    if (t.affinity == ~u64{0})
+        idle_cv_.notify_one();
+    else
+        idle_cv_.notify_all();
 }
 
 void Kernel::cpu_loop(Cpu& cpu) {
@@ -258,13 +267,16 @@ void Kernel::cpu_loop(Cpu& cpu) {
     tls_cpu = &cpu;
     std::unique_lock lk(kmu_);
     while (!stopping_) {
-        if (runq_.empty()) {
-            if (tasks_.empty()) break;  // everything has exited
+        if (runq_.empty() && tasks_.empty()) break;  // everything has exited
+        // The first task in the queue this vCPU may run (sched_setaffinity).
+        const auto it = std::find_if(runq_.begin(), runq_.end(),
+                                     [&](const Task* q) { return q->may_run_on(cpu.id); });
+        if (it == runq_.end()) {
             idle_cv_.wait(lk);
             continue;
         }
-        Task* t = runq_.front();
-        runq_.pop_front();
+        Task* t = *it;
+        runq_.erase(it);
         t->state = TaskState::kRunning;
         t->cpu = &cpu;
         cpu.current = t;
@@ -444,6 +456,10 @@ void Kernel::task_main(Task& t) {
     for (;;) {
         deliver_signals(t);
         if (t.exiting) break;
+        if (!t.may_run_on(t.cpu->id)) {
+            yield(t);  // its affinity changed: another vCPU takes it
+            continue;
+        }
         if (t.rseq.resume && !rseq_resume(t)) continue;  // rseq ids, section abort
         Cpu& cpu = *t.cpu;
         switch_fpu(cpu, t);
@@ -510,6 +526,7 @@ void Kernel::yield(Task& t) {
     }
     t.state = TaskState::kRunnable;
     runq_.push_back(&t);
+    if (!t.may_run_on(cpu.id)) notify_idle(t);  // moving away (sched_setaffinity)
     const auto t0 = Clock::now();
     t.fiber->suspend();
     t.blocked_ns += static_cast<u64>((Clock::now() - t0).count());
@@ -517,7 +534,7 @@ void Kernel::yield(Task& t) {
 
 void Kernel::run_child_first(Task& parent, Task& child) {
     Cpu* cpu = parent.cpu;
-    if (!cpu || !parent.fiber) return;
+    if (!cpu || !parent.fiber || !child.may_run_on(cpu->id)) return;
     Process& p = *parent.process;
     const bool thread = child.process == &p;
     if (thread && !p.threads_child_first) return;
@@ -576,7 +593,7 @@ void Kernel::wake(Task& t, WakeReason why) {
     t.wake_reason = why;
     t.state = TaskState::kRunnable;
     runq_.push_back(&t);
-    idle_cv_.notify_one();
+    notify_idle(t);
 }
 
 void Kernel::wake_all(WaitQueue& wq) {

@@ -203,7 +203,8 @@ public:
     void send_signal_to_task(Task& t, int sig, const KSigInfo& info);
     bool signal_pending(const Task& t) const;
     // Whether a thread running guest code must come back to the kernel: a
-    // signal it does not block (as the guest sees its mask), or an exit.
+    // signal it does not block (as the guest sees its mask), an exit, or a
+    // vCPU its affinity no longer allows.
     bool needs_kernel(const Task& t) const;
     // A thread's blocked signals: while it runs guest code with fast
     // syscalls they live in its vCPU's slot (vmspace/fast_syscall.h).
@@ -246,6 +247,9 @@ private:
     void handle_fault(Task& task, const vmspace::Trap& trap);
     void handle_exception(Task& task, const vmspace::Trap& trap);
     void start_task(Task& t);
+    // Wakes an idle vCPU for a task just queued (every idle one if the
+    // task's affinity excludes some).
+    void notify_idle(const Task& t);
     void release_task(Task* t);
     void finish_process(Process& p);
     void reap(Process* child);

@@ -126,6 +126,7 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
     if (parent.cpu && parent.cpu->fpu_owner == &parent) (void)parent.cpu->vcpu->save_fpu(parent.fpu, &parent.process->mm->space());
     t->fpu = parent.fpu;
     t->sigmask = parent.sigmask;
+    t->affinity = parent.affinity;
     t->comm = parent.comm;
     t->rseq = rseq_fork(parent.rseq, (f & kCloneVm) != 0);
     if (!((f & kCloneVm) && !(f & kCloneVfork))) {

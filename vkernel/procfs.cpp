@@ -333,8 +333,20 @@ std::string proc_status(Kernel& k, const Process& p, const Task* t) {
             0, permitted_caps(p), effective_caps(p), kAllCaps, 0);
     appendf(s, "NoNewPrivs:\t0\nSeccomp:\t0\n");
     const unsigned n = k.cpu_count();
-    appendf(s, "Cpus_allowed:\t%lx\nCpus_allowed_list:\t0-%u\n",
-            n >= 64 ? ~0UL : (1UL << n) - 1, n - 1);
+    const u64 all = n >= 64 ? ~u64{0} : (u64{1} << n) - 1;
+    const u64 mask = (t ? t->affinity : p.threads.empty() ? all : p.threads.front()->affinity) & all;
+    appendf(s, "Cpus_allowed:\t%lx\nCpus_allowed_list:\t", mask);
+    // Ranges, as Linux prints a cpulist: "0-1", "1", "0,2-3".
+    for (unsigned i = 0, first = 1; i < 64; i++) {
+        if (!((mask >> i) & 1)) continue;
+        unsigned j = i;
+        while (j + 1 < 64 && ((mask >> (j + 1)) & 1)) j++;
+        appendf(s, first ? "%u" : ",%u", i);
+        if (j > i) appendf(s, "-%u", j);
+        first = 0;
+        i = j;
+    }
+    s += '\n';
     appendf(s, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
     return s;
 }

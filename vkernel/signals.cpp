@@ -56,6 +56,7 @@ bool Kernel::signal_pending(const Task& t) const {
 
 bool Kernel::needs_kernel(const Task& t) const {
     if (t.exiting || t.process->exiting) return true;
+    if (t.cpu && !t.may_run_on(t.cpu->id)) return true;  // must move (sched_setaffinity)
     const u64 pend = t.pending | t.process->shared_pending;
     return (pend & ~live_sigmask(t)) || (pend & sigbit(SIGKILL));
 }

@@ -179,6 +179,9 @@ public:
     std::unique_ptr<Fiber> fiber;
     TaskState state = TaskState::kRunnable;
     Cpu* cpu = nullptr;            // the vCPU running it (kRunning)
+    // sched_setaffinity: the vCPUs it may run on, a bit per vCPU index.
+    u64 affinity = ~u64{0};
+    bool may_run_on(unsigned cpu_id) const { return cpu_id < 64 && ((affinity >> cpu_id) & 1); }
 
     // Sleeping.
     WaitQueue* sleeping_on = nullptr;
