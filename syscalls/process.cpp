@@ -326,38 +326,31 @@ Result<long> sys_setgid(Task& task, const SyscallArgs& a) {
     if (capable(p, kCapSetgid)) return set_gids(p, a[0], a[0], a[0]);
     return set_gids(p, kKeepId, a[0], kKeepId);
 }
-// setreuid: the real id may become the effective one; the saved id takes
-// the new effective id when the real id is set or the effective id moves
-// away from the real one (Linux's rule).
+namespace {
+// setre[ug]id core: the real id may become the effective one; the saved id
+// takes the new effective id when the real id is set or the effective id
+// moves away from the real one (Linux's rule).
+Result<long> set_re_ids(bool priv, u32& r, u32& e, u32& s, u32& fs, u64 r_arg, u64 e_arg) {
+    const u32 nr = static_cast<u32>(r_arg), ne = static_cast<u32>(e_arg);
+    if (nr != kKeepId && !priv && nr != r && nr != e) return err(EPERM);
+    if (ne != kKeepId && !priv && ne != r && ne != e && ne != s) return err(EPERM);
+    const u32 new_e = ne != kKeepId ? ne : e;
+    const bool saved = nr != kKeepId || (ne != kKeepId && new_e != r);
+    if (nr != kKeepId) r = nr;
+    e = new_e;
+    if (saved) s = new_e;
+    fs = e;
+    return 0;
+}
+}  // namespace
+
 Result<long> sys_setreuid(Task& task, const SyscallArgs& a) {
     Process& p = *task.process;
-    const u32 nr = static_cast<u32>(a[0]), ne = static_cast<u32>(a[1]);
-    const bool priv = capable(p, kCapSetuid);
-    if (nr != kKeepId && !priv && nr != p.uid && nr != p.euid) return err(EPERM);
-    if (ne != kKeepId && !priv && ne != p.uid && ne != p.euid && ne != p.suid) return err(EPERM);
-    const u32 new_r = nr != kKeepId ? nr : p.uid;
-    const u32 new_e = ne != kKeepId ? ne : p.euid;
-    const bool saved = nr != kKeepId || (ne != kKeepId && new_e != p.uid);
-    p.uid = new_r;
-    p.euid = new_e;
-    if (saved) p.suid = new_e;
-    p.fsuid = p.euid;
-    return 0;
+    return set_re_ids(capable(p, kCapSetuid), p.uid, p.euid, p.suid, p.fsuid, a[0], a[1]);
 }
 Result<long> sys_setregid(Task& task, const SyscallArgs& a) {
     Process& p = *task.process;
-    const u32 nr = static_cast<u32>(a[0]), ne = static_cast<u32>(a[1]);
-    const bool priv = capable(p, kCapSetgid);
-    if (nr != kKeepId && !priv && nr != p.gid && nr != p.egid) return err(EPERM);
-    if (ne != kKeepId && !priv && ne != p.gid && ne != p.egid && ne != p.sgid) return err(EPERM);
-    const u32 new_r = nr != kKeepId ? nr : p.gid;
-    const u32 new_e = ne != kKeepId ? ne : p.egid;
-    const bool saved = nr != kKeepId || (ne != kKeepId && new_e != p.gid);
-    p.gid = new_r;
-    p.egid = new_e;
-    if (saved) p.sgid = new_e;
-    p.fsgid = p.egid;
-    return 0;
+    return set_re_ids(capable(p, kCapSetgid), p.gid, p.egid, p.sgid, p.fsgid, a[0], a[1]);
 }
 Result<long> sys_setfsuid(Task& task, const SyscallArgs& a) {
     Process& p = *task.process;
