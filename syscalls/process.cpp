@@ -250,6 +250,7 @@ Result<long> sys_setsid(Task& task, const SyscallArgs&) {
     for (const auto& [id, q] : task.kernel.processes())
         if (q->pgid == p->pid) return err(EPERM);  // already a group leader
     p->sid = p->pgid = p->pid;
+    p->no_ctty = false;  // a new session, with no terminal yet
     return p->sid;
 }
 

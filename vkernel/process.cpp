@@ -83,6 +83,7 @@ Result<int> Kernel::clone_task(Task& parent, const CloneArgs& a) {
         np->pid = tid;
         np->pgid = pp->pgid;
         np->sid = pp->sid;
+        np->no_ctty = pp->no_ctty;
         np->parent = (f & kCloneParent) && pp->parent ? pp->parent : pp;
         np->uid = pp->uid; np->euid = pp->euid; np->suid = pp->suid;
         np->gid = pp->gid; np->egid = pp->egid; np->sgid = pp->sgid;

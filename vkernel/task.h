@@ -108,6 +108,9 @@ enum class WakeReason { kNone, kWoken, kInterrupted, kTimedOut };
 class Process {
 public:
     int pid = 0, pgid = 0, sid = 0;
+    // Gave up its session's controlling terminal (TIOCNOTTY by a member that
+    // is not the leader): the others keep it. Inherited by fork.
+    bool no_ctty = false;
     Process* parent = nullptr;         // null only for init
     std::vector<Process*> children;    // owned by the kernel's process table
     std::vector<Task*> threads;        // live threads

@@ -372,7 +372,9 @@ std::shared_ptr<Tty> Tty::create(Kernel& k, int in, int out) {
 
 Tty::~Tty() = default;  // pending reactor polls hold only weak pointers
 
-bool Tty::is_ctty_of(const Process& p) const { return session_ != 0 && p.sid == session_; }
+bool Tty::is_ctty_of(const Process& p) const {
+    return session_ != 0 && p.sid == session_ && !p.no_ctty;
+}
 
 void Tty::attach(const Process& leader) {
     session_ = leader.sid;
@@ -592,11 +594,14 @@ Result<void> Tty::set_ctty(Task& t, bool steal) {
 }
 
 Result<void> Tty::give_up_ctty(Task& t) {
-    const Process& p = *t.process;
+    Process& p = *t.process;
     if (!is_ctty_of(p)) return err(ENOTTY);
-    // FIXME: a member that is not the leader keeps it: the ctty is the
-    // session's here, not each process's.
-    if (p.pid == p.sid) detach();
+    // The leader hangs the terminal up for the whole session; another
+    // member only drops it for itself (Linux's no_tty).
+    if (p.pid == p.sid)
+        detach();
+    else
+        p.no_ctty = true;
     return {};
 }
 

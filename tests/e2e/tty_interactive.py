@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """An interactive busybox shell on the vkernel's console tty, driven through tmux.
 
-    tty_interactive.py --vkernel PATH [--timeout SECONDS]
+    tty_interactive.py --vkernel PATH [--ctty-drop PROGRAM]
 
 Starts the vkernel with no command (it boots the busybox root and runs
 /bin/sh as a session leader with the console as its controlling tty) in a
 detached 80x24 tmux pane, types into it with send-keys, reads it with
 capture-pane and checks: the prompt appears; `echo hi`; ^C ends `sleep 10`
 at once; ^D ends `cat`; job control (`sleep 30 &`, `jobs`, `fg`, ^Z, `bg`,
-`kill %1`); `stty -a` shows the vkernel's termios, not the raw host
-terminal's; resizing the tmux window changes `stty size`; `exit` ends the
+`kill %1`); with --ctty-drop, tests/guest/ctty_drop run from the shell
+(its directory bound into the guest) reports that a process that is not the
+session leader can give up the terminal for itself alone (TIOCNOTTY);
+`stty -a` shows the vkernel's termios, not the raw host terminal's; resizing the tmux window changes `stty size`; `exit` ends the
 vkernel and the host terminal's `stty -g` is what it was before.
 
 Exit status 0 on success, 1 on failure (the pane is printed), 77 if /dev/kvm
@@ -102,9 +104,10 @@ def command(pane, cmd, expect=None, timeout=5.0):
     return out
 
 
-def session(pane, vkernel, work):
+def session(pane, vkernel, work, ctty_drop=None):
     before, after, status = (os.path.join(work, n) for n in ("before", "after", "status"))
-    script = (f"stty -g > {before}; {shlex.quote(vkernel)} -e {shlex.quote('PS1=' + PROMPT)}; "
+    bind = f"--bind {shlex.quote(os.path.dirname(ctty_drop))} " if ctty_drop else ""
+    script = (f"stty -g > {before}; {shlex.quote(vkernel)} {bind}-e {shlex.quote('PS1=' + PROMPT)}; "
               f"echo $? > {status}; stty -g > {after}; echo vkernel-ended; sleep 60")
     pane.tmux("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", "sh", "-c", script)
     # A detached session is sized by -x/-y; keep it so until the test resizes it.
@@ -191,6 +194,11 @@ def session(pane, vkernel, work):
     command(pane, "tty", r"^/dev/console$")
     print("ok: tty")
 
+    if ctty_drop:
+        command(pane, ctty_drop, r"^ctty_drop: ok$", timeout=10.0)
+        command(pane, "tty", r"^/dev/console$")  # the shell keeps its terminal
+        print("ok: TIOCNOTTY by a session member")
+
     # The vkernel's termios, not the host's raw mode.
     out = command(pane, "stty -a")
     for word in ("speed 38400 baud", "rows 24", "columns 80", "intr = ^C", "icanon", "echo",
@@ -230,6 +238,7 @@ def session(pane, vkernel, work):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--vkernel", required=True)
+    p.add_argument("--ctty-drop", help="tests/guest/ctty_drop, built")
     a = p.parse_args()
     require_kvm()
     if not shutil.which("tmux"):
@@ -241,7 +250,8 @@ def main():
     pane = Pane(f"vk-tty-{os.getpid()}")
     with tempfile.TemporaryDirectory() as work:
         try:
-            session(pane, os.path.abspath(a.vkernel), work)
+            session(pane, os.path.abspath(a.vkernel), work,
+                    os.path.abspath(a.ctty_drop) if a.ctty_drop else None)
             return 0
         except (Failure, subprocess.TimeoutExpired) as e:
             print(f"FAIL: {e}", file=sys.stderr)
