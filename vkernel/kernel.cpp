@@ -29,6 +29,11 @@ using vmspace::TrapKind;
 
 namespace {
 constexpr auto kSlice = std::chrono::milliseconds(10);
+// How long a parent that run_child_first put behind its child is left to
+// the child's vCPU before an idle vCPU takes it: a short child (a glibc
+// thread's whole life, ~60 us here) is over by then, and the parent needs
+// no move (a wake of another host thread, a full register and FPU load).
+constexpr auto kStealDelay = std::chrono::microseconds(150);
 // The vCPU the calling host thread runs (set once, at the top of cpu_loop).
 // A fiber may move between vCPU threads, so it is read afresh in each
 // current_task() call (out of line), never cached across a switch.
@@ -268,11 +273,24 @@ void Kernel::cpu_loop(Cpu& cpu) {
     std::unique_lock lk(kmu_);
     while (!stopping_) {
         if (runq_.empty() && tasks_.empty()) break;  // everything has exited
-        // The first task in the queue this vCPU may run (sched_setaffinity).
-        const auto it = std::find_if(runq_.begin(), runq_.end(),
-                                     [&](const Task* q) { return q->may_run_on(cpu.id); });
+        // The first task in the queue this vCPU may run (sched_setaffinity),
+        // leaving a parent that waits behind its child (run_child_first) to
+        // the child's vCPU for a moment.
+        const auto now = Clock::now();
+        Clock::time_point until = Clock::time_point::max();
+        const auto it = std::find_if(runq_.begin(), runq_.end(), [&](const Task* q) {
+            if (!q->may_run_on(cpu.id)) return false;
+            if (q->cpu && q->cpu != &cpu && now < q->steal_after) {
+                until = std::min(until, q->steal_after);
+                return false;
+            }
+            return true;
+        });
         if (it == runq_.end()) {
-            idle_cv_.wait(lk);
+            if (until == Clock::time_point::max())
+                idle_cv_.wait(lk);
+            else
+                idle_cv_.wait_until(lk, until);
             continue;
         }
         Task* t = *it;
@@ -545,6 +563,7 @@ void Kernel::run_child_first(Task& parent, Task& child) {
     // The child's registers are a copy of ours, FPU state included (saved
     // by clone_task): the vCPU holds them already, no load is needed.
     if (cpu->fpu_owner == &parent) cpu->fpu_owner = &child;
+    parent.steal_after = Clock::now() + kStealDelay;
     parent.state = TaskState::kRunnable;
     runq_.push_front(&parent);
     runq_.push_front(&child);

@@ -182,6 +182,9 @@ public:
     std::unique_ptr<Fiber> fiber;
     TaskState state = TaskState::kRunnable;
     Cpu* cpu = nullptr;            // the vCPU running it (kRunning)
+    // Another vCPU than `cpu` takes it from the run queue only after this
+    // (Kernel::run_child_first).
+    Clock::time_point steal_after{};
     // sched_setaffinity: the vCPUs it may run on, a bit per vCPU index.
     u64 affinity = ~u64{0};
     bool may_run_on(unsigned cpu_id) const { return cpu_id < 64 && ((affinity >> cpu_id) & 1); }
