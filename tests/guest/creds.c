@@ -253,6 +253,13 @@ static void at_errors(void) {
     try_execveat(AT_FDCWD, DIR_NAME "/plain", 0x1);       // EINVAL
     try_execveat(AT_FDCWD, "", AT_EMPTY_PATH);            // the cwd: EACCES
     try_execveat(AT_FDCWD, DIR_NAME "/d700", 0);          // a directory: EACCES
+    syscall(SYS_execveat, AT_FDCWD, (const char*)8, report_argv, environ, 0);
+    say("  execveat bad path: %s\n", errname(errno));
+    syscall(SYS_execveat, AT_FDCWD, DIR_NAME "/plain", (char**)8, environ, 0);
+    say("  execveat bad argv: %s\n", errname(errno));
+    char* bad_env[] = {(char*)8, NULL};
+    syscall(SYS_execveat, AT_FDCWD, DIR_NAME "/plain", report_argv, bad_env, 0);
+    say("  execveat bad envp string: %s\n", errname(errno));
     int d = open(DIR_NAME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     dup2(d, 13);
     fcntl(13, F_SETFD, FD_CLOEXEC);
