@@ -521,9 +521,7 @@ Result<long> sys_sched_setaffinity(Task& task, const SyscallArgs& a) {
     mask &= cpu_mask(task);
     if (!mask) return err(EINVAL);
     t->affinity = mask;
-    if (t != &task && t->state == TaskState::kRunning && t->cpu && !t->may_run_on(t->cpu->id))
-        t->cpu->vcpu->kick();
-    // The caller itself moves on its way back to user mode (task_main).
+    task.kernel.affinity_changed(*t);  // the caller itself moves on its way back (task_main)
     return 0;
 }
 

@@ -258,6 +258,13 @@ void Kernel::start_task(Task& t) {
     notify_idle(t);
 }
 
+void Kernel::affinity_changed(Task& t) {
+    if (t.state == TaskState::kRunnable)
+        notify_idle(t);
+    else if (t.state == TaskState::kRunning && t.cpu && !t.may_run_on(t.cpu->id) && &t != current_task())
+        t.cpu->vcpu->kick();
+}
+
 void Kernel::notify_idle(const Task& t) {
     // An idle vCPU the task may not run on would go back to sleep and leave
     // the task waiting: with an affinity, every idle vCPU looks.
@@ -696,6 +703,9 @@ void Kernel::ticker_loop() {
                 if (!c->in_guest.load(std::memory_order_acquire)) continue;
                 if (!runq_.empty() || (c->current && needs_kernel(*c->current))) c->vcpu->kick();
             }
+            // And idle vCPUs look at the queue again: one that passed a
+            // task over may run it now (a backstop; wakeups notify them).
+            if (!runq_.empty()) idle_cv_.notify_all();
         }
     }
 }

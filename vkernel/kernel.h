@@ -206,6 +206,9 @@ public:
     // signal it does not block (as the guest sees its mask), an exit, or a
     // vCPU its affinity no longer allows.
     bool needs_kernel(const Task& t) const;
+    // After sched_setaffinity changed t.affinity: a queued task may now suit
+    // an idle vCPU that passed it over; a running one may have to move.
+    void affinity_changed(Task& t);
     // A thread's blocked signals: while it runs guest code with fast
     // syscalls they live in its vCPU's slot (vmspace/fast_syscall.h).
     u64 live_sigmask(const Task& t) const;
