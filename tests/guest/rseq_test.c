@@ -198,6 +198,16 @@ static double now(void) {
 
 static void *counter_worker(void *arg) {
     struct worker *w = arg;
+    /* Two threads per CPU on CPUs 0 and 1 (where they exist), so sections
+     * are preempted however many CPUs the host or the vkernel (-n) has. */
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(w->idx % 2, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        CPU_ZERO(&set);
+        CPU_SET(0, &set);
+        (void)sched_setaffinity(0, sizeof set, &set);
+    }
     struct area *a = thread_area(w->idx);
     w->registered = a != NULL;
     if (!a) return NULL;
