@@ -227,7 +227,7 @@ Result<int, ExecError> Kernel::run(const std::string& command, std::vector<std::
         tasks_.clear();
         return Unexpected{img.error()};
     }
-    p->mm = img->mm;
+    p->mm = std::move(img->mm);
     p->exe = vfs_->path_name(img->file, p->fsctx->root);
     for (const auto& s : argv) p->cmdline.append(s).push_back('\0');
     for (const auto& s : envp) p->environ.append(s).push_back('\0');
@@ -370,7 +370,7 @@ bool host_fsgsbase() {
 
 }  // namespace
 
-bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
+bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space, bool alone) {
     vmspace::FastSlot* s = space.fast_slot(cpu.id);
     if (!s) return true;
     // Only fast pages dropped with the page tables needs a frame; without
@@ -388,6 +388,7 @@ bool Kernel::fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
     s->fsgsbase = host_fsgsbase();
     s->rseq_area = t.rseq.area;
     s->brk = p.mm->brk;
+    s->brk_alone = alone;
     publish_limits(p, space, cpu.id);
     if (s->random_left < vmspace::kFastRandomBytes / 2 || s->random_left > vmspace::kFastRandomBytes) {
         // A fresh space, or the pool half used: fill it. (Never the bytes
@@ -427,7 +428,7 @@ void Kernel::publish_fast_state(const Process& p) {
     }
 }
 
-void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
+void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space, bool alone) {
     vmspace::FastSlot* s = space.fast_slot(cpu.id);
     if (!s) return;
     const u64 before = t.sigmask;
@@ -442,6 +443,13 @@ void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space) {
     if (s->ctid_set) {  // set_tid_address
         t.clear_child_tid = s->ctid;
         s->ctid_set = 0;
+    }
+    // brk moved within its last page by the stub (only when alone); the
+    // guest can write the slot, so the host checks the same bounds.
+    Mm& mm = *t.process->mm;
+    if (s->brk != mm.brk) {
+        if (alone && s->brk >= mm.brk && s->brk <= page_round_up(mm.brk)) mm.brk = s->brk;
+        s->brk = mm.brk;
     }
     if (s->rseq_set) {  // a first rseq registration, checked and made by the stub
         const u64 area = s->rseq_area;
@@ -489,7 +497,10 @@ void Kernel::task_main(Task& t) {
         Cpu& cpu = *t.cpu;
         switch_fpu(cpu, t);
         std::shared_ptr<Mm> mm = t.process->mm;  // alive across the unlocked run
-        if (!fast_enter(t, cpu, mm->space())) continue;
+        // The only user of its memory: the process's reference and `mm` here
+        // are all (a thread or a vfork child sharing it holds one more).
+        const bool alone = t.process->threads.size() == 1 && mm.use_count() == 2;
+        if (!fast_enter(t, cpu, mm->space(), alone)) continue;
         cpu.in_guest.store(true, std::memory_order_release);
         kmu_.unlock();
         const auto t0 = Clock::now();
@@ -497,7 +508,7 @@ void Kernel::task_main(Task& t) {
         const auto t1 = Clock::now();
         kmu_.lock();
         cpu.in_guest.store(false, std::memory_order_release);
-        fast_leave(t, cpu, mm->space());
+        fast_leave(t, cpu, mm->space(), alone);
         // Guest time is user time; the handling below is system time.
         t.process->utime_ns += static_cast<u64>((t1 - t0).count());
         if (!trap) {

@@ -242,8 +242,9 @@ private:
     void switch_fpu(Cpu& cpu, Task& t);
     static const vmspace::VmSpace* fpu_space(const Task& t);
     // The thread's slot before and after a run (fast syscalls).
-    bool fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space);
-    void fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space);
+    // `alone`: t is its address space's only user (brk may move in the guest).
+    bool fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space, bool alone);
+    void fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space, bool alone);
     // p's rlimits into the limits table of its space's page for `cpu`.
     static void publish_limits(const Process& p, vmspace::VmSpace& space, unsigned cpu);
     void dispatch_syscall(Task& task);

@@ -193,7 +193,7 @@ Result<void> Kernel::exec(Task& t, const ExecTarget& target, std::vector<std::st
     // Robust futexes are released in the old memory, the others' too
     // (they finish dying after it is gone).
     for (Task* th : p.threads) exit_robust_list(*this, *th);
-    p.mm = img->mm;
+    p.mm = std::move(img->mm);
     t.regs = img->regs;
     t.regs_replaced = true;
     if (t.cpu && t.cpu->fpu_owner == &t) t.cpu->fpu_owner = nullptr;

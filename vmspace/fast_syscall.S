@@ -7,7 +7,8 @@
  * flags in r11; nothing here touches the user's stack.
  *
  * rt_sigprocmask, gettid, getpid, set_robust_list, set_tid_address, rseq
- * (a first registration), brk(0), prlimit64 (reading one's own limits),
+ * (a first registration), brk(0) and brk up within the break's page (its
+ * space's only user), prlimit64 (reading one's own limits),
  * getrandom (up to the pool's 64 bytes) and arch_prctl (ARCH_SET_FS and
  * ARCH_GET_FS) are answered from the vCPU's slot;
  * everything else leaves through `out` to the syscall port as the plain
@@ -48,6 +49,7 @@
 #define SLOT_LIMITS_VALID 168
 #define SLOT_RANDOM_LEFT 176
 #define SLOT_FSGSBASE 184
+#define SLOT_BRK_ALONE 188
 #define SLOT_RANDOM 192
 #define RANDOM_BYTES 64
 #define AREA 256
@@ -136,11 +138,25 @@ vk_fast_syscall_code:
     movq SLOT_TID(%rcx), %r8
     jmp .Ldone
 .Lbrk:
-    /* brk(0) asks for the break; any other call may move it. */
-    testq %rdi, %rdi
-    jnz .Lredo
+    /* brk(0) asks for the break. For the address space's only user, a
+     * break moved up within its last page (libc rounding its heap to a
+     * page) needs no new memory: the host takes the new break after the
+     * run. Anything else may map or unmap: the host's. */
     movq SLOT_BRK(%rcx), %r8
-    jmp .Ldone
+    testq %rdi, %rdi
+    jz .Ldone
+    cmpl $0, SLOT_BRK_ALONE(%rcx)
+    je .Lredo
+    cmpq %r8, %rdi
+    jb .Lredo                   /* shrinking */
+    leaq 4095(%r8), %r9
+    andq $-4096, %r9            /* the end of the break's page */
+    cmpq %r9, %rdi
+    ja .Lredo                   /* a new page */
+    movq %rdi, %r8              /* the result: the new break */
+    movq %rdi, %r9
+    leaq SLOT_BRK(%rcx), %r11
+    jmp .Lcommit
 .Lrobust:
     /* set_robust_list(head = rdi, len = rsi): the host takes the head from
      * the slot after the run (a redo in between sets the same). */
@@ -162,7 +178,7 @@ vk_fast_syscall_code:
     /* arch_prctl(code = edi, addr = rsi): ARCH_SET_FS below TASK_SIZE
      * (else EPERM, from the host) and ARCH_GET_FS; the host reads the base
      * back after the run. A redo after wrfsbase sets the same. */
-    cmpq $0, SLOT_FSGSBASE(%rcx)
+    cmpl $0, SLOT_FSGSBASE(%rcx)
     je .Lredo
     cmpl $0x1002, %edi          /* ARCH_SET_FS */
     jne 1f

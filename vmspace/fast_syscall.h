@@ -4,7 +4,8 @@
 // without a vCPU ioctl (PVM only).
 //
 // On PVM every exit costs ~28 us, and a few syscalls need nothing the guest
-// cannot see: rt_sigprocmask, gettid, getpid, brk(0), prlimit64 reading
+// cannot see: rt_sigprocmask, gettid, getpid, brk(0) (and, for an address
+// space's only user, brk moving up within its last page), prlimit64 reading
 // this process's limits, getrandom of up to 64 bytes (from a pool the host
 // fills), arch_prctl's FS base (wrfsbase and rdfsbase, when the host CPU
 // lets user mode use them; the host reads the base back after each run),
@@ -72,7 +73,10 @@ struct FastSlot {
     u64 brk;         // the process's program break, for brk(0)
     u64 limits_valid;  // 1: the page's limits table holds the process's rlimits
     u64 random_left;   // unused bytes at the end of `random` (getrandom)
-    u64 fsgsbase;      // 1: the guest may use wrfsbase/rdfsbase (arch_prctl)
+    u32 fsgsbase;      // 1: the guest may use wrfsbase/rdfsbase (arch_prctl)
+    // 1: the thread is its address space's only user, so brk may move the
+    // break within its last page here (the host takes it back after the run).
+    u32 brk_alone;
     u8 random[64];     // random bytes for getrandom, each handed out once
 };
 static_assert(sizeof(FastSlot) == 256);

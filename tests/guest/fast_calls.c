@@ -127,6 +127,46 @@ static void brk_calls(pthread_t w) {
     (void)w;
 }
 
+/* In a single-threaded process (a fork's child) the break moves within its
+ * last page without a VM exit on PVM; it must behave as Linux's: memory up
+ * to the break, brk(0) and a later thread agreeing. */
+static void *read_brk(void *arg) {
+    (void)arg;
+    return (void *)raw(SYS_brk, 0, 0, 0, 0);
+}
+
+static void brk_alone_calls(void) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const long b = raw(SYS_brk, 0, 0, 0, 0);
+        const long g = raw(SYS_brk, b + 4096 + 16, 0, 0, 0);
+        const long end = (g + 4095) & ~4095L;
+        printf("alone: grow into a new page: %s\n", yesno(g == b + 4096 + 16));
+        const long m = raw(SYS_brk, g + 100, 0, 0, 0);
+        printf("alone: move within the page: %s; brk(0): %s\n", yesno(m == g + 100),
+               yesno(raw(SYS_brk, 0, 0, 0, 0) == g + 100));
+        memset((char *)g, 1, 100);
+        printf("alone: below the break is memory: %s\n", yesno(((char *)g)[99] == 1));
+        printf("alone: to the page's end: %s\n", yesno(raw(SYS_brk, end, 0, 0, 0) == end));
+        printf("alone: past it: %s\n", yesno(raw(SYS_brk, end + 8, 0, 0, 0) == end + 8));
+        ((char *)end)[7] = 3;
+        printf("alone: the new page is memory: %s\n", yesno(((char *)end)[7] == 3));
+        printf("alone: back within the page: %s\n", yesno(raw(SYS_brk, end - 8, 0, 0, 0) == end - 8));
+        printf("alone: up again: %s\n", yesno(raw(SYS_brk, end - 4, 0, 0, 0) == end - 4));
+        pthread_t t;
+        void *seen = 0;
+        pthread_create(&t, 0, read_brk, 0);
+        pthread_join(t, &seen);
+        printf("alone: a new thread's brk(0): %s\n", yesno((long)seen == end - 4));
+        printf("alone: with two threads, move: %s\n",
+               yesno(raw(SYS_brk, end - 2, 0, 0, 0) == end - 2 && raw(SYS_brk, 0, 0, 0, 0) == end - 2));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(pid, 0, 0);
+}
+
 static void prlimit_calls(void) {
     int same = 1;
     for (int r = 0; r < 16; r++) {
@@ -308,16 +348,20 @@ static void getrandom_calls(void) {
     close(fd[1]);
 }
 
-/* `fast_calls loop N`: N rounds of brk(0), prlimit64 reading RLIMIT_STACK,
- * getrandom of 8 bytes and set_tid_address, for fast_stats.py to count the
- * VM exits of. */
+/* `fast_calls loop N`: N rounds of brk(0), a move of the break within its
+ * page, prlimit64 reading RLIMIT_STACK, getrandom of 8 bytes and
+ * set_tid_address, for fast_stats.py to count the VM exits of. */
 static int loop(long n) {
     static int word;
     unsigned long sum = 0;
+    const long b = raw(SYS_brk, 0, 0, 0, 0);
+    /* The break at the start of a fresh page, with room to move up in it. */
+    const long start = raw(SYS_brk, ((b + 4095) & ~4095L) + 8, 0, 0, 0);
     for (long i = 0; i < n; i++) {
         struct rlimit rl;
         uint64_t r;
         sum += (unsigned long)raw(SYS_brk, 0, 0, 0, 0);
+        sum += (unsigned long)raw(SYS_brk, start + (i % 512), 0, 0, 0);  /* down every 512 */
         sum += (unsigned long)raw(SYS_prlimit64, 0, RLIMIT_STACK, 0, (long)&rl);
         sum += (unsigned long)raw(SYS_getrandom, (long)&r, sizeof r, 0, 0);
         sum += (unsigned long)raw(SYS_set_tid_address, (long)&word, 0, 0, 0);
@@ -333,6 +377,7 @@ int main(int argc, char **argv) {
     pthread_t w;
     pthread_create(&w, 0, watcher, 0);
     brk_calls(w);
+    brk_alone_calls();
     prlimit_calls();
     atomic_store(&step, 100);
     pthread_join(w, 0);
