@@ -428,8 +428,8 @@ void Kernel::publish_fast_state(const Process& p) {
     }
 }
 
-void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space, bool alone) {
-    vmspace::FastSlot* s = space.fast_slot(cpu.id);
+void Kernel::fast_leave(Task& t, Cpu& cpu, Mm& mm, bool alone) {
+    vmspace::FastSlot* s = mm.space().fast_slot(cpu.id);
     if (!s) return;
     const u64 before = t.sigmask;
     // The guest can write its slot: SIGKILL and SIGSTOP stay unblocked
@@ -446,7 +446,6 @@ void Kernel::fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space, bool alone) 
     }
     // brk moved within its last page by the stub (only when alone); the
     // guest can write the slot, so the host checks the same bounds.
-    Mm& mm = *t.process->mm;
     if (s->brk != mm.brk) {
         if (alone && s->brk >= mm.brk && s->brk <= page_round_up(mm.brk)) mm.brk = s->brk;
         s->brk = mm.brk;
@@ -508,7 +507,7 @@ void Kernel::task_main(Task& t) {
         const auto t1 = Clock::now();
         kmu_.lock();
         cpu.in_guest.store(false, std::memory_order_release);
-        fast_leave(t, cpu, mm->space(), alone);
+        fast_leave(t, cpu, *mm, alone);
         // Guest time is user time; the handling below is system time.
         t.process->utime_ns += static_cast<u64>((t1 - t0).count());
         if (!trap) {

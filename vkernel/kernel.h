@@ -244,7 +244,9 @@ private:
     // The thread's slot before and after a run (fast syscalls).
     // `alone`: t is its address space's only user (brk may move in the guest).
     bool fast_enter(Task& t, Cpu& cpu, vmspace::VmSpace& space, bool alone);
-    void fast_leave(Task& t, Cpu& cpu, vmspace::VmSpace& space, bool alone);
+    // `mm`: the memory the run used (another thread's exec may have replaced
+    // the process's meanwhile).
+    void fast_leave(Task& t, Cpu& cpu, Mm& mm, bool alone);
     // p's rlimits into the limits table of its space's page for `cpu`.
     static void publish_limits(const Process& p, vmspace::VmSpace& space, unsigned cpu);
     void dispatch_syscall(Task& task);
